@@ -1,0 +1,187 @@
+// Runs build/bin/{make_demo_data,train,test,infer} the way a user does, on a tiny synthetic
+// dataset, and checks outputs, exit codes, error messages, resume equivalence and SIGINT.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/temp_dir.h"
+#include "tools/common/checkpoint.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using vc::testing::read_text;
+using vc::testing::run_command;
+using vc::testing::write_text;
+
+const std::string kBin = std::string(VC_BINARY_DIR) + "/bin/";
+
+// One dataset + config for all tests of this file (generation takes ~1 s).
+class Executables : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new vc::testing::TempDir();
+    auto r = run_command(kBin + "make_demo_data --out " + data() +
+                         " --clips-per-class 3 --frames 16 --width 64 --height 48 --seed 1");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    write_text(config(),
+               "MODEL:\n  name: TSN\n  num_classes: 6\n  num_layers: 18\n  seg_num: 2\n"
+               "  short_size: 40\n  target_size: 32\n  scale_mode: short_side\n"
+               "  num_reader_threads: 2\n  label_map: " + data() + "/label_map.txt\n"
+               "TRAIN:\n  epoch: 2\n  batch_size: 4\n  learning_rate: 0.01\n"
+               "  decay_epochs: [1]\n  filelist: " + data() + "/train.list\n"
+               "VALID:\n  batch_size: 4\n  filelist: " + data() + "/val.list\n"
+               "TEST:\n  seg_num: 3\n  batch_size: 5\n  filelist: " + data() + "/test.list\n"
+               "INFER:\n  batch_size: 2\n  filelist: " + data() + "/infer.list\n");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string data() { return *dir_ / "demo"; }
+  static std::string config() { return *dir_ / "tiny.yaml"; }
+  static std::string path(const std::string& name) { return *dir_ / name; }
+  static std::string train_cmd(const std::string& save_dir, const std::string& extra = "") {
+    return kBin + "train --model-name=tsn --config=" + config() + " --save-dir=" + save_dir +
+           " --threads=1 --seed=3 --log-interval=1 " + extra;
+  }
+  static std::size_t lines_of(const std::string& file) {
+    std::ifstream in(file);
+    std::size_t n = 0;
+    std::string l;
+    while (std::getline(in, l))
+      if (!l.empty() && l[0] != '#') ++n;
+    return n;
+  }
+  static vc::testing::TempDir* dir_;
+};
+vc::testing::TempDir* Executables::dir_ = nullptr;
+
+void expect_same_weights(const std::string& a, const std::string& b) {
+  auto ca = vc::app::load_checkpoint(a);
+  auto cb = vc::app::load_checkpoint(b);
+  ASSERT_EQ(ca.model.size(), cb.model.size());
+  for (std::size_t i = 0; i < ca.model.size(); ++i) {
+    EXPECT_EQ(ca.model[i].first, cb.model[i].first);
+    EXPECT_TRUE(torch::equal(ca.model[i].second, cb.model[i].second))
+        << ca.model[i].first << " differs between " << a << " and " << b;
+  }
+  EXPECT_EQ(ca.global_step, cb.global_step);
+  EXPECT_EQ(ca.epoch, cb.epoch);
+}
+
+TEST_F(Executables, TrainTestInferEndToEnd) {
+  const std::string ck = path("e2e");
+  auto r = run_command(train_cmd(ck));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* f : {"TSN_epoch0.pt", "TSN_epoch1.pt", "latest.pt", "best.pt", "train.log"})
+    EXPECT_TRUE(fs::exists(ck + "/" + f)) << f << "\n" << r.output;
+  EXPECT_NE(r.output.find("[TRAIN] epoch 0/2 iter 0/"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("clips/s ETA"), std::string::npos);
+  EXPECT_NE(r.output.find("[VALID] epoch 1: loss"), std::string::npos);
+  EXPECT_NE(r.output.find("boundaries ["), std::string::npos);
+
+  const std::string out = path("e2e_test");
+  r = run_command(kBin + "test --model-name=TSN --config=" + config() + " --weights=" + ck +
+                  "/latest.pt --save-dir=" + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("[TEST] finished: loss"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mean class acc"), std::string::npos);
+  // Every test video is evaluated (no dropped partial batch): 6 classes x 1 clip = 6 > batch 5.
+  const std::size_t n_test = lines_of(data() + "/test.list");
+  EXPECT_EQ(lines_of(out + "/test_results.jsonl"), n_test);
+  EXPECT_NE(r.output.find("(" + std::to_string(n_test) + " of " + std::to_string(n_test) + " videos"),
+            std::string::npos) << r.output;
+  const std::string cm = read_text(out + "/confusion_matrix.csv");
+  EXPECT_EQ(std::count(cm.begin(), cm.end(), '\n'), 7);  // header + 6 classes
+  EXPECT_NE(read_text(out + "/test_results.jsonl").find("\"topk\": [{\"class\": "), std::string::npos);
+
+  // infer: a missing file on line 2 is reported with its line; the others are still predicted.
+  const std::string list = path("infer.list");
+  std::ifstream in(data() + "/infer.list");
+  std::string first, rest, l;
+  std::getline(in, first);
+  while (std::getline(in, l)) rest += l + "\n";
+  write_text(list, first + "\n" + path("no_such_video.mp4") + "\n" + rest);
+  const std::string iout = path("e2e_infer");
+  r = run_command(kBin + "infer --model_name=TSN --config=" + config() + " --weights=" + ck +
+                  "/TSN_epoch1.pt --filelist=" + list + " --infer_topk=2 --save_dir=" + iout);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("no_such_video.mp4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("line 2"), std::string::npos) << r.output;
+  const std::string jl = read_text(iout + "/TSN_infer.jsonl");
+  EXPECT_EQ(lines_of(iout + "/TSN_infer.jsonl"), lines_of(list));  // predictions + 1 error row
+  EXPECT_NE(jl.find("\"error\""), std::string::npos);
+  EXPECT_NE(jl.find("\"name\": \""), std::string::npos);
+}
+
+TEST_F(Executables, ResumeEndsWithTheSameWeights) {
+  auto r = run_command(train_cmd(path("straight")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(train_cmd(path("stopped"), "--epoch=1"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command(train_cmd(path("stopped"), "--resume=" + path("stopped") + "/latest.pt"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming from"), std::string::npos) << r.output;
+  expect_same_weights(path("straight") + "/TSN_epoch1.pt", path("stopped") + "/TSN_epoch1.pt");
+}
+
+TEST_F(Executables, SigintSavesAndResumesExactly) {
+  auto r = run_command(train_cmd(path("ref")));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Start training, wait for the first logged iteration, then Ctrl-C.
+  const std::string log = path("sigint.out");
+  const std::string cmd = train_cmd(path("int")) + " > " + log + " 2>&1";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (read_text(log).find("iter 1/") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << read_text(log);
+  EXPECT_EQ(WEXITSTATUS(status), 130) << read_text(log);
+  ASSERT_TRUE(fs::exists(path("int") + "/TSN_interrupted.pt")) << read_text(log);
+  EXPECT_NE(read_text(log).find("interrupted: saved"), std::string::npos);
+  r = run_command(train_cmd(path("int"), "--resume=" + path("int") + "/TSN_interrupted.pt"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_same_weights(path("ref") + "/TSN_epoch1.pt", path("int") + "/TSN_epoch1.pt");
+}
+
+TEST_F(Executables, ErrorsNameWhatIsWrongAndExitNonZero) {
+  auto r = run_command(kBin + "train --model-name=RESNET --config=" + config());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("unknown model name 'RESNET' (known: TSN"), std::string::npos) << r.output;
+  r = run_command(kBin + "train --model-name=TSN --config=/no/where.yaml");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("/no/where.yaml"), std::string::npos) << r.output;
+  r = run_command(kBin + "test --model-name=TSN --config=" + config() + " --weights=/no/w.pt");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("/no/w.pt"), std::string::npos) << r.output;
+  r = run_command(kBin + "infer --model-name=TSN --config=" + config() +
+                  " --weights=/no/w.pt --filelist=/no/list.txt");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("/no/list.txt"), std::string::npos) << r.output;
+  r = run_command(kBin + "train --model-name=TSN --config=" + config() + " --set TRAIN.batch_size=0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("TRAIN.batch_size"), std::string::npos) << r.output;
+  r = run_command(kBin + "train --model-name=TSN --config=" + config() + " --pretrain=/no/r50.pth");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("/no/r50.pth"), std::string::npos) << r.output;
+  r = run_command(kBin + "train --help");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--model_name"), std::string::npos) << r.output;
+}
+
+}  // namespace

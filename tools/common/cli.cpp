@@ -1,0 +1,172 @@
+#include "tools/common/cli.h"
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+
+#include "tools/common/errors.h"
+#include "tools/common/registry.h"
+
+namespace vc::app {
+namespace {
+
+constexpr unsigned kTrainBit = 1, kTestBit = 2, kInferBit = 4, kAll = 7;
+
+unsigned bit(Tool t) {
+  return t == Tool::kTrain ? kTrainBit : t == Tool::kTest ? kTestBit : kInferBit;
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
+  return s;
+}
+
+bool parse_bool_text(const std::string& v, bool* out) {
+  const std::string u = upper(v);
+  if (u == "1" || u == "TRUE" || u == "YES" || u == "ON") return *out = true, true;
+  if (u == "0" || u == "FALSE" || u == "NO" || u == "OFF") return *out = false, true;
+  return false;
+}
+
+// The option table: each row = flags, help, tools, and how it is added to the CLI11 app.
+struct OptionRow {
+  const char* flags;
+  const char* help;
+  unsigned tools;
+  std::function<CLI::Option*(CLI::App&, const char*, const char*, CliOptions&)> add;
+};
+
+template <typename T>
+OptionRow value_row(const char* flags, const char* help, unsigned tools, T CliOptions::*m) {
+  return {flags, help, tools, [m](CLI::App& app, const char* f, const char* h, CliOptions& o) {
+            return app.add_option(f, o.*m, h);
+          }};
+}
+
+std::vector<OptionRow> option_table() {
+  std::vector<OptionRow> rows = {
+      value_row("--model-name,--model_name", "network id, case-insensitive (must agree with MODEL.name)", kAll, &CliOptions::model_name),
+      value_row("--config", "YAML config file (configs/<model>.yaml)", kAll, &CliOptions::config),
+      value_row("--set", "override a config key: --set SECTION.key=value (repeatable)", kAll, &CliOptions::sets),
+      value_row("--batch-size,--batch_size", "batch size (train: TRAIN and VALID; test: TEST; infer: INFER)", kAll, &CliOptions::batch_size),
+      value_row("--learning-rate,--learning_rate", "TRAIN.learning_rate", kTrainBit, &CliOptions::learning_rate),
+      value_row("--epoch", "epochs to train (default: TRAIN.epoch of the config)", kTrainBit, &CliOptions::epoch),
+      value_row("--pretrain", "ImageNet ResNet state dict (file written by torch.save(model.state_dict()))", kTrainBit, &CliOptions::pretrain),
+      value_row("--resume", "checkpoint to resume from (model, optimizer, LR position, epoch, RNG)", kTrainBit, &CliOptions::resume),
+      value_row("--weights", "checkpoint or state dict to evaluate", kTestBit | kInferBit, &CliOptions::weights),
+      value_row("--filelist", "list of videos, one `<path> [label]` per line (overrides INFER.filelist)", kInferBit, &CliOptions::filelist),
+      value_row("--infer-topk,--infer_topk", "classes kept per video", kInferBit, &CliOptions::infer_topk),
+      value_row("--save-dir,--save_dir", "output folder (train: checkpoints; test/infer: results)", kAll, &CliOptions::save_dir),
+      value_row("--log-interval,--log_interval", "log every N iterations", kTrainBit | kTestBit, &CliOptions::log_interval),
+      value_row("--valid-interval,--valid_interval", "validate every N epochs (0 = never)", kTrainBit, &CliOptions::valid_interval),
+      value_row("--device", "cpu, cuda or cuda:K", kAll, &CliOptions::device),
+      value_row("--seed", "random seed (data order, augmentation, init, dropout)", kAll, &CliOptions::seed),
+      value_row("--threads", "intra-op CPU threads (0 = all cores)", kAll, &CliOptions::threads),
+  };
+  rows.push_back({"--use_gpu,--use-gpu", "original flag: true selects --device=cuda, false --device=cpu",
+                  kAll, [](CLI::App& app, const char* f, const char* h, CliOptions& o) {
+                    return app
+                        .add_option_function<std::string>(
+                            f,
+                            [&o](const std::string& v) {
+                              bool on = true;
+                              if (!v.empty() && !parse_bool_text(v, &on)) {
+                                throw CLI::ValidationError("--use_gpu",
+                                                           "expected true or false, got '" + v + "'");
+                              }
+                              o.device = on ? "cuda" : "cpu";
+                            },
+                            h)
+                        ->expected(0, 1)
+                        ->default_str("true");
+                  }});
+  return rows;
+}
+
+}  // namespace
+
+const char* tool_name(Tool tool) {
+  return tool == Tool::kTrain ? "train" : tool == Tool::kTest ? "test" : "infer";
+}
+
+std::optional<CliOptions> parse_cli(Tool tool, int argc, char** argv, int* exit_code) {
+  CliOptions opts;
+  opts.tool = tool;
+  opts.log_interval = tool == Tool::kTrain ? 10 : 1;
+  opts.save_dir = tool == Tool::kTrain ? "checkpoints" : "output";
+  CLI::App app{std::string("videocls ") + tool_name(tool) +
+               " — see README.md; config precedence: defaults < YAML < --set < flags"};
+  // A flag given twice: the later one wins (scripts pass defaults, users append overrides).
+  app.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
+  for (const auto& row : option_table()) {
+    if (!(row.tools & bit(tool))) continue;
+    CLI::Option* o = row.add(app, row.flags, row.help, opts);
+    if (std::string(row.flags) == "--set") o->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *exit_code = app.exit(e);
+    if (*exit_code == 0) return std::nullopt;  // --help
+    if (*exit_code < 2) *exit_code = 2;
+    return std::nullopt;
+  }
+  if (opts.model_name.empty()) {
+    std::cerr << "error: --model-name is required (known: " << known_model_names() << ")\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  if (opts.config.empty()) {
+    std::cerr << "error: --config is required (e.g. configs/tsn.yaml)\n";
+    *exit_code = 2;
+    return std::nullopt;
+  }
+  return opts;
+}
+
+std::vector<std::string> flag_overrides(const CliOptions& o) {
+  std::vector<std::string> out;
+  if (o.batch_size) {
+    const std::string v = std::to_string(*o.batch_size);
+    if (o.tool == Tool::kTrain) {
+      out.push_back("TRAIN.batch_size=" + v);
+      out.push_back("VALID.batch_size=" + v);
+    } else {
+      out.push_back(std::string(o.tool == Tool::kTest ? "TEST" : "INFER") + ".batch_size=" + v);
+    }
+  }
+  if (o.learning_rate) {
+    std::ostringstream os;
+    os.precision(17);
+    os << *o.learning_rate;
+    out.push_back("TRAIN.learning_rate=" + os.str());
+  }
+  if (o.epoch) out.push_back("TRAIN.epoch=" + std::to_string(*o.epoch));
+  if (!o.filelist.empty()) out.push_back("INFER.filelist=\"" + o.filelist + "\"");
+  return out;
+}
+
+Config resolve_config(const CliOptions& opts) {
+  if (!std::filesystem::is_regular_file(opts.config)) {
+    throw IoError("config file not found: '" + opts.config + "'");
+  }
+  const ModelEntry& entry = find_model(opts.model_name);  // unknown name -> lists known ones
+  std::vector<std::string> overrides = opts.sets;
+  for (auto& s : flag_overrides(opts)) overrides.push_back(std::move(s));
+  Config cfg = load_config(opts.config, overrides);
+  if (upper(cfg.model.name) != upper(entry.id)) {
+    throw ConfigError("--model-name=" + opts.model_name + " does not agree with MODEL.name '" +
+                      cfg.model.name + "' in " + opts.config);
+  }
+  if (opts.log_interval < 1) throw ConfigError("--log-interval must be >= 1, got " + std::to_string(opts.log_interval));
+  if (opts.valid_interval < 0) throw ConfigError("--valid-interval must be >= 0, got " + std::to_string(opts.valid_interval));
+  if (opts.infer_topk < 1) throw ConfigError("--infer-topk must be >= 1, got " + std::to_string(opts.infer_topk));
+  if (opts.threads < 0) throw ConfigError("--threads must be >= 0, got " + std::to_string(opts.threads));
+  return cfg;
+}
+
+}  // namespace vc::app

@@ -1,0 +1,53 @@
+// The one command-line option table shared by train, test and infer.
+//
+// Every option is declared once (flags incl. the original underscore spelling, help text, the
+// tools it applies to). Dedicated flags that set config values become `--set` assignments
+// applied after the YAML and the user's own `--set`s, so the precedence is
+// defaults < YAML < --set < flags.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tools/common/config.h"
+
+namespace vc::app {
+
+enum class Tool { kTrain, kTest, kInfer };
+const char* tool_name(Tool tool);
+
+struct CliOptions {
+  Tool tool = Tool::kTrain;
+  std::string model_name;
+  std::string config;
+  std::vector<std::string> sets;  ///< user --set assignments, in order
+  std::optional<int64_t> batch_size;
+  std::optional<double> learning_rate;
+  std::optional<int64_t> epoch;
+  std::string pretrain;
+  std::string resume;
+  std::string weights;
+  std::string filelist;
+  std::string save_dir;
+  int64_t log_interval = 10;
+  int64_t valid_interval = 1;
+  int64_t infer_topk = 20;
+  std::string device = "cpu";
+  uint64_t seed = 0;
+  int64_t threads = 0;  ///< 0 = all cores
+};
+
+/// Parses argv. Returns nullopt when the program should exit with *exit_code (after --help, or
+/// a usage error already printed to stderr).
+std::optional<CliOptions> parse_cli(Tool tool, int argc, char** argv, int* exit_code);
+
+/// Config overrides implied by the dedicated flags (`TRAIN.batch_size=...`), in order.
+std::vector<std::string> flag_overrides(const CliOptions& opts);
+
+/// Loads --config, applies --set then the flag overrides, and checks --model-name against
+/// MODEL.name. Errors name the file / key / value.
+Config resolve_config(const CliOptions& opts);
+
+}  // namespace vc::app

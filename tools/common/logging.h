@@ -1,0 +1,23 @@
+// Logging for the executables: timestamped lines on stdout (and optionally a log file), plus a
+// one-line progress bar when stdout is a terminal.
+#pragma once
+
+#include <string>
+
+namespace vc::app {
+
+/// Adds `path` as a second sink (appending). Safe to call once per run.
+void log_to_file(const std::string& path);
+void log_info(const std::string& msg);
+void log_warn(const std::string& msg);
+void log_error(const std::string& msg);
+
+/// Prints `text` over the current terminal line (no-op unless stdout is a TTY).
+void progress(const std::string& text);
+/// Ends a progress line (prints a newline if one is pending).
+void progress_done();
+
+/// "1h02m03s" style.
+std::string format_duration(double seconds);
+
+}  // namespace vc::app

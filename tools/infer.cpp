@@ -1,0 +1,6 @@
+// build/bin/infer — see README.md. All work happens in tools/common/runner.cpp.
+#include "tools/common/runner.h"
+
+int main(int argc, char** argv) {
+  return vc::app::guarded_main(vc::app::run_infer, vc::app::Tool::kInfer, argc, argv);
+}
