@@ -1,0 +1,608 @@
+// make_demo_data: writes a small labelled synthetic video dataset (coloured
+// moving shapes) for smoke-testing and demoing the training pipeline.
+//
+// Output layout in --out DIR:
+//   videos/<class>/<class>_<kkk>.mp4   one clip per (class, k)
+//   label_map.txt                      one class name per line (line i = label i)
+//   train.list / val.list / test.list  "videos/<class>/<file> <label>" (relative to DIR)
+//   infer.list                         same clips as test.list, without labels
+//
+// Each class is a distinct shape + colour combination that bounces around the
+// frame along a random trajectory. Per clip the size, start position, velocity,
+// rotation, background shade/tint/gradient/noise and the shape colour are
+// jittered. Every class cue is invariant to horizontal flips and visible in any
+// single frame, so a few frames sampled anywhere in the clip suffice.
+//
+// Output is deterministic for a given seed (up to the video encoder). Only
+// OpenCV is used (no LibTorch).
+
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// ---------------------------------------------------------------------------
+// Options / CLI
+// ---------------------------------------------------------------------------
+
+struct Options {
+  std::string out;
+  int clips_per_class = 10;
+  int frames = 48;
+  int width = 160;
+  int height = 120;
+  double fps = 24.0;
+  std::uint64_t seed = 0;
+};
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const char* kUsage =
+    "usage: make_demo_data --out DIR [options]\n"
+    "\n"
+    "Writes a small labelled synthetic video dataset (6 classes of coloured\n"
+    "moving shapes) into DIR:\n"
+    "  videos/<class>/<class>_<k>.mp4, label_map.txt,\n"
+    "  train.list, val.list, test.list (\"<relative path> <label>\"),\n"
+    "  infer.list (test clips, no labels).\n"
+    "Clips are split per class 60% / 20% / 20% (train / val / test).\n"
+    "\n"
+    "options:\n"
+    "  --out DIR              output directory (required; created if missing)\n"
+    "  --clips-per-class N    clips per class, >= 3        (default 10)\n"
+    "  --frames F             frames per clip, 1..10000    (default 48)\n"
+    "  --width W              frame width, even, 32..4096  (default 160)\n"
+    "  --height H             frame height, even, 32..4096 (default 120)\n"
+    "  --fps FPS              frames per second, (0, 240]  (default 24)\n"
+    "  --seed S               random seed, >= 0            (default 0)\n"
+    "  -h, --help             print this help and exit\n";
+
+long long parse_int(const std::string& flag, const std::string& value, long long lo,
+                    long long hi) {
+  if (value.empty()) throw UsageError(flag + " needs an integer value");
+  std::size_t pos = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(value, &pos, 10);
+  } catch (const std::exception&) {
+    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected an integer)");
+  }
+  if (pos != value.size())
+    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected an integer)");
+  if (v < lo || v > hi)
+    throw UsageError("value for " + flag + " out of range: " + value + " (allowed " +
+                     std::to_string(lo) + ".." + std::to_string(hi) + ")");
+  return v;
+}
+
+double parse_double(const std::string& flag, const std::string& value, double lo_excl,
+                    double hi) {
+  if (value.empty()) throw UsageError(flag + " needs a numeric value");
+  std::size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(value, &pos);
+  } catch (const std::exception&) {
+    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected a number)");
+  }
+  if (pos != value.size() || !std::isfinite(v))
+    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected a number)");
+  if (!(v > lo_excl) || v > hi) {
+    std::ostringstream os;
+    os << "value for " << flag << " out of range: " << value << " (allowed (" << lo_excl << ", "
+       << hi << "])";
+    throw UsageError(os.str());
+  }
+  return v;
+}
+
+// Returns false when --help was requested.
+bool parse_args(int argc, char** argv, Options& o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") return false;
+    if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument: '" + arg + "'");
+    std::string flag = arg, value;
+    bool have_value = false;
+    const auto eq = arg.find('=');
+    if (eq != std::string::npos) {
+      flag = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      have_value = true;
+    }
+    const bool known = flag == "--out" || flag == "--clips-per-class" || flag == "--frames" ||
+                       flag == "--width" || flag == "--height" || flag == "--fps" ||
+                       flag == "--seed";
+    if (!known) throw UsageError("unknown option: '" + flag + "'");
+    if (!have_value) {
+      if (i + 1 >= argc) throw UsageError(flag + " requires a value");
+      value = argv[++i];
+    }
+    if (flag == "--out") {
+      if (value.empty()) throw UsageError("--out needs a non-empty directory");
+      o.out = value;
+    } else if (flag == "--clips-per-class") {
+      o.clips_per_class = static_cast<int>(parse_int(flag, value, 3, 100000));
+    } else if (flag == "--frames") {
+      o.frames = static_cast<int>(parse_int(flag, value, 1, 10000));
+    } else if (flag == "--width") {
+      o.width = static_cast<int>(parse_int(flag, value, 32, 4096));
+    } else if (flag == "--height") {
+      o.height = static_cast<int>(parse_int(flag, value, 32, 4096));
+    } else if (flag == "--fps") {
+      o.fps = parse_double(flag, value, 0.0, 240.0);
+    } else if (flag == "--seed") {
+      o.seed = static_cast<std::uint64_t>(
+          parse_int(flag, value, 0, std::numeric_limits<long long>::max()));
+    }
+  }
+  if (o.out.empty()) throw UsageError("--out DIR is required");
+  // Video encoders (mp4v, avc1, 4:2:0 MJPG) need even frame dimensions.
+  if (o.width % 2 != 0) throw UsageError("--width must be even, got " + std::to_string(o.width));
+  if (o.height % 2 != 0) throw UsageError("--height must be even, got " + std::to_string(o.height));
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Deterministic randomness (independent of the standard library's
+// distribution implementations).
+// ---------------------------------------------------------------------------
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(splitmix64(seed)) {}
+  std::uint64_t next() {
+    state_ += 0x9E3779B97F4A7C15ULL;
+    std::uint64_t z = state_;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  int randint(int lo, int hi) {  // inclusive
+    return lo + static_cast<int>(next() % static_cast<std::uint64_t>(hi - lo + 1));
+  }
+  double sign() { return (next() & 1) ? 1.0 : -1.0; }
+
+ private:
+  std::uint64_t state_;
+};
+
+std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
+  return splitmix64(splitmix64(seed ^ 0xD1B54A32D192ED03ULL) + a * 0x100000001B3ULL + b);
+}
+
+// ---------------------------------------------------------------------------
+// Classes
+// ---------------------------------------------------------------------------
+
+enum class Shape { Circle, Square, Triangle, Cross, Ring, Bars };
+
+struct ClassSpec {
+  const char* name;
+  Shape shape;
+  cv::Scalar bgr;  // base colour (BGR)
+  bool rotates;    // spins in the image plane (keeps the cue flip-invariant)
+};
+
+// Distinct shape + colour per class. Every cue survives a horizontal flip.
+const std::array<ClassSpec, 6> kClasses = {{
+    {"circle", Shape::Circle, cv::Scalar(40, 40, 225), false},      // red
+    {"square", Shape::Square, cv::Scalar(50, 200, 50), true},       // green
+    {"triangle", Shape::Triangle, cv::Scalar(230, 110, 30), true},  // blue
+    {"cross", Shape::Cross, cv::Scalar(30, 220, 235), true},        // yellow
+    {"ring", Shape::Ring, cv::Scalar(220, 50, 220), false},         // magenta
+    {"bars", Shape::Bars, cv::Scalar(230, 230, 40), false},         // cyan
+}};
+
+struct ClipParams {
+  double radius;         // half extent of the shape in pixels
+  double x, y;           // start centre
+  double vx, vy;         // velocity, pixels per frame
+  double angle, omega;   // rotation (radians) and angular speed per frame
+  cv::Scalar colour;     // jittered shape colour
+  cv::Scalar bg_top;     // background colour at the top row
+  cv::Scalar bg_bottom;  // background colour at the bottom row
+  double noise_sigma;    // per-pixel Gaussian noise
+  double pulse_amp;      // relative size pulsation amplitude
+  double pulse_freq;     // pulsation frequency (radians per frame)
+};
+
+ClipParams sample_clip(const ClassSpec& spec, const Options& o, Rng& rng) {
+  ClipParams p;
+  const double m = std::min(o.width, o.height);
+  p.radius = m * rng.uniform(0.20, 0.30);
+  const double margin = p.radius * 1.05 + 1.0;
+  p.x = rng.uniform(margin, std::max(margin, o.width - margin));
+  p.y = rng.uniform(margin, std::max(margin, o.height - margin));
+  const double speed = m * rng.uniform(0.008, 0.03);
+  const double dir = rng.uniform(0.0, 2.0 * kPi);
+  p.vx = speed * std::cos(dir);
+  p.vy = speed * std::sin(dir);
+  p.angle = rng.uniform(0.0, 2.0 * kPi);
+  p.omega = spec.rotates ? rng.sign() * rng.uniform(0.01, 0.06) : 0.0;
+  for (int c = 0; c < 3; ++c)
+    p.colour[c] = std::clamp(spec.bgr[c] + rng.uniform(-25.0, 25.0), 0.0, 255.0);
+  const double shade = rng.uniform(25.0, 110.0);
+  const double grad = rng.uniform(-30.0, 30.0);
+  for (int c = 0; c < 3; ++c) {
+    const double tint = rng.uniform(-10.0, 10.0);
+    p.bg_top[c] = std::clamp(shade + tint - grad / 2, 0.0, 255.0);
+    p.bg_bottom[c] = std::clamp(shade + tint + grad / 2, 0.0, 255.0);
+  }
+  p.noise_sigma = rng.uniform(0.0, 10.0);
+  p.pulse_amp = rng.uniform(0.0, 0.12);
+  p.pulse_freq = rng.uniform(0.05, 0.25);
+  return p;
+}
+
+cv::Point to_fixed(double x, double y) {
+  // 4 fractional bits for sub-pixel anti-aliased drawing.
+  return cv::Point(static_cast<int>(std::lround(x * 16.0)), static_cast<int>(std::lround(y * 16.0)));
+}
+constexpr int kShift = 4;
+
+void fill_polygon(cv::Mat& img, const std::vector<cv::Point2d>& pts, const cv::Scalar& col) {
+  std::vector<cv::Point> fixed;
+  fixed.reserve(pts.size());
+  for (const auto& p : pts) fixed.push_back(to_fixed(p.x, p.y));
+  const cv::Point* data = fixed.data();
+  const int n = static_cast<int>(fixed.size());
+  cv::fillPoly(img, &data, &n, 1, col, cv::LINE_AA, kShift);
+}
+
+// Points of a polygon given in unit coordinates, rotated by `angle`, scaled by
+// `r` and centred on (cx, cy).
+std::vector<cv::Point2d> place(const std::vector<cv::Point2d>& unit, double cx, double cy,
+                               double r, double angle) {
+  const double c = std::cos(angle), s = std::sin(angle);
+  std::vector<cv::Point2d> out;
+  out.reserve(unit.size());
+  for (const auto& u : unit)
+    out.emplace_back(cx + r * (c * u.x - s * u.y), cy + r * (s * u.x + c * u.y));
+  return out;
+}
+
+void draw_shape(cv::Mat& img, Shape shape, double cx, double cy, double r, double angle,
+                const cv::Scalar& col) {
+  switch (shape) {
+    case Shape::Circle:
+      cv::circle(img, to_fixed(cx, cy), static_cast<int>(std::lround(r * 16.0)), col, cv::FILLED,
+                 cv::LINE_AA, kShift);
+      break;
+    case Shape::Ring: {
+      const double thick = std::max(2.0, r * 0.35);
+      const double mid = r - thick / 2;
+      cv::circle(img, to_fixed(cx, cy), static_cast<int>(std::lround(mid * 16.0)), col,
+                 static_cast<int>(std::lround(thick)), cv::LINE_AA, kShift);
+      break;
+    }
+    case Shape::Square: {
+      const double h = 0.8;  // half side, so the corners stay within ~r
+      fill_polygon(img, place({{-h, -h}, {h, -h}, {h, h}, {-h, h}}, cx, cy, r, angle), col);
+      break;
+    }
+    case Shape::Triangle: {
+      std::vector<cv::Point2d> unit;
+      for (int k = 0; k < 3; ++k) {
+        const double a = -kPi / 2 + k * 2.0 * kPi / 3.0;
+        unit.emplace_back(std::cos(a), std::sin(a));
+      }
+      fill_polygon(img, place(unit, cx, cy, r, angle), col);
+      break;
+    }
+    case Shape::Cross: {
+      const double w = 0.28;  // half arm width
+      const std::vector<cv::Point2d> unit = {{-w, -1}, {w, -1}, {w, -w}, {1, -w},  {1, w},   {w, w},
+                                             {w, 1},   {-w, 1}, {-w, w}, {-1, w},  {-1, -w}, {-w, -w}};
+      fill_polygon(img, place(unit, cx, cy, r, angle), col);
+      break;
+    }
+    case Shape::Bars: {
+      // Three horizontal bars stacked vertically (no rotation: stays horizontal).
+      const double bar_h = 0.36;
+      for (int k = -1; k <= 1; ++k) {
+        const double yc = k * 0.68;
+        fill_polygon(img,
+                     place({{-1, yc - bar_h / 2}, {1, yc - bar_h / 2}, {1, yc + bar_h / 2},
+                            {-1, yc + bar_h / 2}},
+                           cx, cy, r, 0.0),
+                     col);
+      }
+      break;
+    }
+  }
+}
+
+void render_clip(const ClassSpec& spec, const ClipParams& p, const Options& o,
+                 std::uint64_t noise_seed, std::vector<cv::Mat>& frames) {
+  frames.clear();
+  cv::Mat background(o.height, o.width, CV_8UC3);
+  for (int y = 0; y < o.height; ++y) {
+    const double t = o.height > 1 ? static_cast<double>(y) / (o.height - 1) : 0.0;
+    const cv::Scalar c = p.bg_top * (1.0 - t) + p.bg_bottom * t;
+    background.row(y).setTo(c);
+  }
+  cv::RNG cvrng(noise_seed);
+  cv::Mat noise(o.height, o.width, CV_16SC3);
+  double x = p.x, y = p.y, vx = p.vx, vy = p.vy, angle = p.angle;
+  for (int f = 0; f < o.frames; ++f) {
+    cv::Mat frame = background.clone();
+    const double r = p.radius * (1.0 + p.pulse_amp * std::sin(p.pulse_freq * f));
+    draw_shape(frame, spec.shape, x, y, r, angle, p.colour);
+    if (p.noise_sigma > 0.5) {
+      cvrng.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(p.noise_sigma));
+      cv::Mat f16;
+      frame.convertTo(f16, CV_16SC3);
+      f16 += noise;
+      f16.convertTo(frame, CV_8UC3);  // saturating
+    }
+    frames.push_back(frame);
+
+    // Advance, bouncing off the walls (bounding radius includes the pulse).
+    const double br = p.radius * (1.0 + p.pulse_amp);
+    x += vx;
+    y += vy;
+    angle += p.omega;
+    const double lo_x = br, hi_x = o.width - br, lo_y = br, hi_y = o.height - br;
+    if (hi_x > lo_x) {
+      if (x < lo_x) { x = 2 * lo_x - x; vx = std::abs(vx); }
+      if (x > hi_x) { x = 2 * hi_x - x; vx = -std::abs(vx); }
+      x = std::clamp(x, lo_x, hi_x);
+    }
+    if (hi_y > lo_y) {
+      if (y < lo_y) { y = 2 * lo_y - y; vy = std::abs(vy); }
+      if (y > hi_y) { y = 2 * hi_y - y; vy = -std::abs(vy); }
+      y = std::clamp(y, lo_y, hi_y);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Video I/O
+// ---------------------------------------------------------------------------
+
+struct Container {
+  const char* fourcc;  // 4 characters
+  const char* ext;
+  const char* desc;
+};
+
+const std::array<Container, 3> kContainers = {{
+    {"mp4v", ".mp4", "MPEG-4 Part 2 (mp4v) in .mp4"},
+    {"avc1", ".mp4", "H.264 (avc1) in .mp4"},
+    {"MJPG", ".avi", "Motion JPEG (MJPG) in .avi"},
+}};
+
+int fourcc_of(const Container& c) {
+  return cv::VideoWriter::fourcc(c.fourcc[0], c.fourcc[1], c.fourcc[2], c.fourcc[3]);
+}
+
+bool write_video(const fs::path& path, const Container& c, const std::vector<cv::Mat>& frames,
+                 const Options& o) {
+  cv::VideoWriter writer;
+  if (!writer.open(path.string(), cv::CAP_FFMPEG, fourcc_of(c), o.fps,
+                   cv::Size(o.width, o.height), true))
+    return false;
+  if (!writer.isOpened()) return false;
+  for (const auto& f : frames) writer.write(f);
+  writer.release();
+  return true;
+}
+
+// Reads the whole clip back; returns the number of decoded frames (or -1 when
+// the file cannot be opened) and fills `size` with the decoded frame size.
+int count_frames(const fs::path& path, cv::Size& size) {
+  cv::VideoCapture cap(path.string(), cv::CAP_FFMPEG);
+  if (!cap.isOpened()) return -1;
+  int n = 0;
+  cv::Mat frame;
+  while (cap.read(frame)) {
+    if (frame.empty()) break;
+    size = frame.size();
+    ++n;
+  }
+  return n;
+}
+
+bool verify_video(const fs::path& path, const Options& o, std::string& why) {
+  cv::Size size;
+  const int n = count_frames(path, size);
+  if (n < 0) {
+    why = "cannot be opened with cv::VideoCapture";
+    return false;
+  }
+  if (n != o.frames) {
+    why = "decoded " + std::to_string(n) + " frames, expected " + std::to_string(o.frames);
+    return false;
+  }
+  if (size != cv::Size(o.width, o.height)) {
+    why = "decoded frame size " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+          ", expected " + std::to_string(o.width) + "x" + std::to_string(o.height);
+    return false;
+  }
+  return true;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+  out << text;
+  out.close();
+  if (!out) throw std::runtime_error("error while writing " + path.string());
+}
+
+std::string clip_name(const char* cls, int k, const char* ext) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "_%03d", k);
+  return std::string(cls) + buf + ext;
+}
+
+int run(const Options& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const fs::path root(o.out);
+  std::error_code ec;
+  fs::create_directories(root / "videos", ec);
+  if (ec) throw std::runtime_error("cannot create " + (root / "videos").string() + ": " + ec.message());
+
+  // Pick the first container that can be written and read back, probing with
+  // the first real clip.
+  const int num_classes = static_cast<int>(kClasses.size());
+  std::vector<cv::Mat> frames;
+  int container = -1;
+
+  struct Entry {
+    std::string rel;
+    int label;
+  };
+  std::vector<Entry> train, val, test;
+
+  for (int c = 0; c < num_classes; ++c) {
+    const ClassSpec& spec = kClasses[c];
+    const fs::path cls_dir = root / "videos" / spec.name;
+    fs::create_directories(cls_dir, ec);
+    if (ec) throw std::runtime_error("cannot create " + cls_dir.string() + ": " + ec.message());
+
+    std::vector<std::string> rels;
+    for (int k = 0; k < o.clips_per_class; ++k) {
+      Rng rng(mix(o.seed, static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(k)));
+      const ClipParams p = sample_clip(spec, o, rng);
+      render_clip(spec, p, o, rng.next(), frames);
+
+      if (container < 0) {
+        std::string last_why;
+        for (int i = 0; i < static_cast<int>(kContainers.size()); ++i) {
+          const fs::path path = cls_dir / clip_name(spec.name, k, kContainers[i].ext);
+          std::string why;
+          if (!write_video(path, kContainers[i], frames, o)) {
+            why = "cv::VideoWriter could not open the file";
+          } else if (verify_video(path, o, why)) {
+            container = i;
+            break;
+          }
+          fs::remove(path, ec);
+          std::cerr << "warning: cannot use " << kContainers[i].desc << " (" << why << ")";
+          if (i + 1 < static_cast<int>(kContainers.size()))
+            std::cerr << "; falling back to " << kContainers[i + 1].desc;
+          std::cerr << "\n";
+          last_why = why;
+        }
+        if (container < 0)
+          throw std::runtime_error("no usable video writer (tried mp4v, avc1, MJPG): " + last_why);
+        rels.push_back("videos/" + std::string(spec.name) + "/" +
+                       clip_name(spec.name, k, kContainers[container].ext));
+        continue;
+      }
+
+      const std::string file = clip_name(spec.name, k, kContainers[container].ext);
+      if (!write_video(cls_dir / file, kContainers[container], frames, o))
+        throw std::runtime_error("cv::VideoWriter could not open " + (cls_dir / file).string());
+      rels.push_back("videos/" + std::string(spec.name) + "/" + file);
+    }
+
+    // Deterministic per-class split: shuffle with the seed, then 60/20/20.
+    std::vector<int> order(o.clips_per_class);
+    for (int k = 0; k < o.clips_per_class; ++k) order[k] = k;
+    Rng srng(mix(o.seed, 0xC1A55ULL, static_cast<std::uint64_t>(c)));
+    for (int k = o.clips_per_class - 1; k > 0; --k) std::swap(order[k], order[srng.randint(0, k)]);
+    const int n = o.clips_per_class;
+    const int n_val = std::max(1, static_cast<int>(std::lround(0.2 * n)));
+    const int n_test = std::max(1, static_cast<int>(std::lround(0.2 * n)));
+    const int n_train = n - n_val - n_test;  // >= 1 since n >= 3
+    std::vector<int> tr(order.begin(), order.begin() + n_train);
+    std::vector<int> va(order.begin() + n_train, order.begin() + n_train + n_val);
+    std::vector<int> te(order.begin() + n_train + n_val, order.end());
+    for (auto* v : {&tr, &va, &te}) std::sort(v->begin(), v->end());
+    for (int k : tr) train.push_back({rels[k], c});
+    for (int k : va) val.push_back({rels[k], c});
+    for (int k : te) test.push_back({rels[k], c});
+  }
+
+  // Validate every clip by reading it back.
+  int verified = 0;
+  for (const auto* list : {&train, &val, &test}) {
+    for (const auto& e : *list) {
+      std::string why;
+      if (!verify_video(root / e.rel, o, why))
+        throw std::runtime_error("written clip " + (root / e.rel).string() +
+                                 " cannot be read back: " + why);
+      ++verified;
+    }
+  }
+
+  std::string label_map;
+  for (const auto& spec : kClasses) label_map += std::string(spec.name) + "\n";
+  write_text(root / "label_map.txt", label_map);
+  auto to_text = [](const std::vector<Entry>& v, bool labels) {
+    std::string s;
+    for (const auto& e : v) s += labels ? e.rel + " " + std::to_string(e.label) + "\n" : e.rel + "\n";
+    return s;
+  };
+  write_text(root / "train.list", to_text(train, true));
+  write_text(root / "val.list", to_text(val, true));
+  write_text(root / "test.list", to_text(test, true));
+  write_text(root / "infer.list", to_text(test, false));
+
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf(
+      "make_demo_data: wrote %d clips (%d classes x %d, %d frames %dx%d @ %g fps, %s; "
+      "train/val/test = %zu/%zu/%zu) to %s in %.2f s\n",
+      verified, num_classes, o.clips_per_class, o.frames, o.width, o.height, o.fps,
+      kContainers[container].fourcc, train.size(), val.size(), test.size(), root.string().c_str(),
+      secs);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  try {
+    if (!parse_args(argc, argv, o)) {
+      std::cout << kUsage;
+      return 0;
+    }
+  } catch (const UsageError& e) {
+    std::cerr << "error: " << e.what() << "\n"
+              << "run 'make_demo_data --help' for usage\n";
+    return 2;
+  }
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
