@@ -1,0 +1,180 @@
+#include "datareader/kinetics_reader.h"
+
+#include <stdexcept>
+#include <unordered_map>
+
+#include <opencv2/core.hpp>
+
+#include "datareader/sampling.h"
+
+namespace vc::data {
+
+const char* to_string(Phase p) {
+  switch (p) {
+    case Phase::kTrain: return "train";
+    case Phase::kValid: return "valid";
+    case Phase::kTest: return "test";
+    case Phase::kInfer: return "infer";
+  }
+  return "?";
+}
+
+Phase parse_phase(const std::string& s) {
+  if (s == "train") return Phase::kTrain;
+  if (s == "valid") return Phase::kValid;
+  if (s == "test") return Phase::kTest;
+  if (s == "infer") return Phase::kInfer;
+  throw DataError("unknown phase '" + s + "' (expected train, valid, test or infer)");
+}
+
+SampleError::SampleError(const std::string& path, std::size_t line_no, const std::string& reason,
+                         const std::string& detail)
+    : DataError(path + " (list line " + std::to_string(line_no) + "): " + reason +
+                (detail.empty() ? "" : " (" + detail + ")")),
+      path_(path),
+      line_no_(line_no),
+      reason_(reason) {}
+
+torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsReaderOptions& opts,
+                             Rng& rng) {
+  if (frames.empty()) throw std::invalid_argument("transform_clip: no frames");
+  const int64_t F = static_cast<int64_t>(frames.size());
+  if (F != opts.seg_num * opts.seglen) {
+    throw std::invalid_argument("transform_clip: got " + std::to_string(F) + " frames, expected seg_num*seglen = " +
+                                std::to_string(opts.seg_num * opts.seglen));
+  }
+  const cv::Size target(static_cast<int>(opts.target_size), static_cast<int>(opts.target_size));
+  std::vector<cv::Mat> imgs = group_scale(frames, opts.short_size, opts.scale_mode);
+  if (opts.phase == Phase::kTrain) {
+    if (opts.multi_scale_crop) {
+      const cv::Size out(static_cast<int>(opts.short_size), static_cast<int>(opts.short_size));
+      imgs = group_multi_scale_crop(imgs, out, MultiScaleCropOptions{}, rng);
+    }
+    imgs = group_crop(imgs, random_crop_rect(imgs[0].size(), target, rng));
+    if (draw_flip(rng)) imgs = group_hflip(imgs);
+  } else {
+    imgs = group_crop(imgs, center_crop_rect(imgs[0].size(), target));
+  }
+  // [seg_num*seglen, 3, H, W] in memory == [seg_num, seglen*3, H, W]
+  torch::Tensor clip = torch::empty({opts.seg_num, 3 * opts.seglen, target.height, target.width},
+                                    torch::kFloat32);
+  normalize_to_chw(imgs, opts.image_mean, opts.image_std, clip.data_ptr<float>());
+  return clip;  // [seg_num, 3*seglen, target, target]
+}
+
+std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::string& path,
+                                      int64_t seg_num, int64_t seglen, bool train, Rng& rng,
+                                      int64_t* out_num_frames) {
+  std::unique_ptr<VideoSource> src = decoder.open(path);
+  int64_t L = src->frame_count();
+  if (L < 1) throw DecodeError(path, "no decodable frames");
+  const Rng entry_state = rng;
+  Rng local = rng;
+  std::vector<int64_t> idx = segment_indices(L, seg_num, seglen, train, local);
+  std::vector<int64_t> need = unique_sorted(idx);
+  FrameReadResult r = src->read(need);
+  if (r.frames.size() < need.size()) {
+    // The container's frame count lied: resample from the frames actually decoded.
+    if (!r.ended_early || r.frames_decoded < 1) {
+      throw DecodeError(path, "no decodable frames",
+                        "container declares " + std::to_string(L) + " frames");
+    }
+    L = r.frames_decoded;
+    local = entry_state;
+    idx = segment_indices(L, seg_num, seglen, train, local);
+    need = unique_sorted(idx);
+    src = decoder.open(path);
+    r = src->read(need);
+    if (r.frames.size() < need.size()) {
+      throw DecodeError(path, "decoding failed",
+                        "stream ended at frame " + std::to_string(r.frames_decoded) +
+                            " on the second pass after ending at " + std::to_string(L));
+    }
+  }
+  std::unordered_map<int64_t, std::size_t> pos;
+  for (std::size_t k = 0; k < need.size(); ++k) pos[need[k]] = k;
+  std::vector<cv::Mat> frames;
+  frames.reserve(idx.size());
+  for (int64_t i : idx) frames.push_back(r.frames[pos.at(i)]);  // shared pixels, segment-major
+  rng = local;
+  if (out_num_frames) *out_num_frames = L;
+  return frames;
+}
+
+namespace {
+void check_positive(const std::string& list, const char* name, int64_t v) {
+  if (v < 1) {
+    throw DataError("Kinetics reader for " + list + ": option " + name + " must be >= 1, got " +
+                    std::to_string(v));
+  }
+}
+}  // namespace
+
+KineticsDataset::KineticsDataset(const std::string& list_path, KineticsReaderOptions opts)
+    : KineticsDataset(list_path, std::move(opts), default_video_decoder()) {}
+
+KineticsDataset::KineticsDataset(const std::string& list_path, KineticsReaderOptions opts,
+                                 std::shared_ptr<const VideoDecoder> decoder)
+    : list_path_(list_path), opts_(std::move(opts)), decoder_(std::move(decoder)) {
+  check_positive(list_path, "seg_num", opts_.seg_num);
+  check_positive(list_path, "seglen", opts_.seglen);
+  check_positive(list_path, "short_size", opts_.short_size);
+  check_positive(list_path, "target_size", opts_.target_size);
+  if (opts_.target_size > opts_.short_size) {
+    throw DataError("Kinetics reader for " + list_path + ": target_size " +
+                    std::to_string(opts_.target_size) + " exceeds short_size " +
+                    std::to_string(opts_.short_size));
+  }
+  for (int c = 0; c < 3; ++c) {
+    if (!(opts_.image_std[c] != 0.0f)) {
+      throw DataError("Kinetics reader for " + list_path + ": image_std[" + std::to_string(c) +
+                      "] must be non-zero");
+    }
+  }
+  if (!decoder_) throw DataError("Kinetics reader for " + list_path + ": null decoder");
+  ListParseResult parsed = parse_file_list(list_path, opts_.require_label, opts_.num_classes);
+  entries_ = std::move(parsed.entries);
+  skipped_ = std::move(parsed.skipped);
+  if (entries_.empty()) {
+    throw DataError("list file " + list_path + " has no usable lines (" +
+                    std::to_string(skipped_.size()) + " skipped" +
+                    (skipped_.empty() ? "" : ", first: " + skipped_.front()) + ")");
+  }
+}
+
+const ListEntry& KineticsDataset::entry(std::size_t index) const {
+  if (index >= entries_.size()) {
+    throw DataError("sample index " + std::to_string(index) + " out of range for " + list_path_ +
+                    " (" + std::to_string(entries_.size()) + " entries)");
+  }
+  return entries_[index];
+}
+
+Sample KineticsDataset::get(std::size_t index, uint64_t seed) const {
+  const ListEntry& e = entry(index);
+  const bool train = opts_.phase == Phase::kTrain;
+  Sample s;
+  s.label = e.label;
+  s.path = e.path;
+  s.line_no = e.line_no;
+  s.index = index;
+  try {
+    Rng rng(seed);
+    std::vector<cv::Mat> frames =
+        load_clip_frames(*decoder_, e.path, opts_.seg_num, opts_.seglen, train, rng);
+    s.clip = transform_clip(frames, opts_, rng);
+  } catch (const SampleError&) {
+    throw;
+  } catch (const DecodeError& ex) {
+    throw SampleError(e.path, e.line_no, ex.reason(), ex.detail());
+  } catch (const cv::Exception& ex) {
+    throw SampleError(e.path, e.line_no, "opencv error", ex.what());
+  } catch (const std::invalid_argument& ex) {
+    throw SampleError(e.path, e.line_no, "bad frame geometry", ex.what());
+  } catch (const DataError& ex) {
+    throw SampleError(e.path, e.line_no, "data error", ex.what());
+  }
+  return s;
+}
+
+}  // namespace vc::data

@@ -1,0 +1,116 @@
+// Kinetics reader for TSN / TSM / StNet (spec §3.2): list of videos (or frame folders) ->
+// clips float32 [seg_num, 3*seglen, H, W].
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "datareader/file_list.h"
+#include "datareader/rng.h"
+#include "datareader/transforms.h"  // ScaleMode, MultiScaleCropOptions
+#include "datareader/video_decoder.h"
+
+namespace vc::data {
+
+enum class Phase { kTrain, kValid, kTest, kInfer };
+// "train" / "valid" / "test" / "infer"; parse_phase throws DataError on anything else.
+const char* to_string(Phase p);
+Phase parse_phase(const std::string& s);
+
+struct KineticsReaderOptions {
+  Phase phase = Phase::kTrain;
+  int64_t seg_num = 3;        // segments per clip
+  int64_t seglen = 1;         // consecutive frames per segment
+  int64_t short_size = 256;   // group_scale target S
+  int64_t target_size = 224;  // crop side
+  int64_t num_classes = 400;  // labels must be in [0, num_classes) (<= 0: unchecked)
+  ScaleMode scale_mode = ScaleMode::kGroup43;
+  bool multi_scale_crop = false;  // TSM train: group_multi_scale_crop before the random crop
+  std::array<float, 3> image_mean{0.485f, 0.456f, 0.406f};
+  std::array<float, 3> image_std{0.229f, 0.224f, 0.225f};
+  bool require_label = true;  // false for infer
+};
+
+// A per-sample failure (missing/undecodable file, ...). what() = "<path> (list line N): <reason>";
+// reason() is a short category usable as a counter key ("file not found", "cannot open video",
+// "no decodable frames", ...).
+class SampleError : public DataError {
+ public:
+  SampleError(const std::string& path, std::size_t line_no, const std::string& reason,
+              const std::string& detail);
+  const std::string& path() const { return path_; }
+  std::size_t line_no() const { return line_no_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string path_;
+  std::size_t line_no_;
+  std::string reason_;
+};
+
+struct Sample {
+  torch::Tensor clip;  // float32 [seg_num, 3*seglen, H, W]
+  int64_t label = -1;
+  std::string path;
+  std::size_t line_no = 0;
+  std::size_t index = 0;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual std::size_t size() const = 0;
+  // All randomness comes from `seed`; thread-safe; throws DataError on a bad sample.
+  virtual Sample get(std::size_t index, uint64_t seed) const = 0;
+  virtual const ListEntry& entry(std::size_t index) const = 0;
+};
+
+// Applies the clip transform of `opts.phase` to RGB frames in segment-major order
+// (seg_num*seglen frames) and returns float32 [seg_num, 3*seglen, H, W]:
+//   group_scale(short_size) -> train: [multi_scale_crop to short_size^2] -> random crop
+//   target_size -> flip p=0.5 ; other phases: center crop target_size -> normalise.
+// Randomness is drawn from `rng` in that order. Throws std::invalid_argument on bad sizes.
+torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsReaderOptions& opts,
+                             Rng& rng);
+
+// Decodes the sampled frames of `path` (segment-major, RGB) using `decoder`. If the container's
+// frame count lies (the stream ends before a needed index), the number of frames actually
+// decoded becomes the frame count and the indices are resampled from it, replaying `rng` from
+// its state at entry (so the result depends only on that state). Throws DecodeError (naming the
+// path) on failure; `out_num_frames` receives the frame count used.
+std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::string& path,
+                                      int64_t seg_num, int64_t seglen, bool train, Rng& rng,
+                                      int64_t* out_num_frames = nullptr);
+
+class KineticsDataset : public Dataset {
+ public:
+  // Parses the list (throws DataError when missing or when no line is usable) and validates the
+  // options (throws DataError naming the option and value).
+  KineticsDataset(const std::string& list_path, KineticsReaderOptions opts);
+  KineticsDataset(const std::string& list_path, KineticsReaderOptions opts,
+                  std::shared_ptr<const VideoDecoder> decoder);
+
+  std::size_t size() const override { return entries_.size(); }
+  // Sample `index` with randomness from `seed`; throws SampleError (a DataError) on a bad file.
+  Sample get(std::size_t index, uint64_t seed) const override;
+  const ListEntry& entry(std::size_t index) const override;
+
+  const std::vector<std::string>& skipped_lines() const { return skipped_; }
+  const KineticsReaderOptions& options() const { return opts_; }
+  const std::string& list_path() const { return list_path_; }
+
+ private:
+  std::string list_path_;
+  KineticsReaderOptions opts_;
+  std::shared_ptr<const VideoDecoder> decoder_;
+  std::vector<ListEntry> entries_;
+  std::vector<std::string> skipped_;
+};
+
+}  // namespace vc::data

@@ -1,0 +1,79 @@
+// Threaded, deterministic batch loader over a Dataset.
+//
+// Determinism: the epoch's order is f(seed, epoch) (identity unless shuffle) and the sample at
+// dataset index i is drawn with seed f(seed, epoch, i); batches are reassembled in order, so the
+// same seed gives bit-identical batches in the same order whatever num_threads is.
+// Samples whose get() throws DataError are skipped with a warning and the batch is filled from
+// the following samples (batches stay full except the last).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "datareader/kinetics_reader.h"  // Dataset, Sample, DataError
+
+namespace vc::data {
+
+struct LoaderOptions {
+  int64_t batch_size = 1;
+  int num_threads = 1;       // worker threads; 0 = load in the calling thread inside next()
+  int prefetch_batches = 2;  // at most this many batches' worth of samples loaded ahead
+  bool shuffle = false;
+  uint64_t seed = 0;
+  bool drop_last = false;  // drop the final partial batch (the 2019 reader's behaviour)
+  // Receives skip warnings "<path> (list line N): <reason>"; default prints to stderr.
+  std::function<void(const std::string&)> warn;
+};
+
+struct Batch {
+  torch::Tensor data;    // float32 [N, seg_num, 3*seglen, H, W]
+  torch::Tensor labels;  // int64 [N] (-1 if absent)
+  std::vector<std::string> paths;
+  std::vector<std::size_t> line_nos;
+  std::vector<std::size_t> indices;  // dataset indices
+};
+
+struct SkipReport {
+  std::size_t skipped = 0;
+  std::map<std::string, std::size_t> by_reason;  // SampleError::reason() (else what()) -> count
+};
+
+// Seeds used by the loader (exposed for tests and for tools that reproduce one sample).
+uint64_t loader_sample_seed(uint64_t seed, int64_t epoch, std::size_t index);
+std::vector<std::size_t> loader_epoch_order(std::size_t n, bool shuffle, uint64_t seed,
+                                            int64_t epoch);
+
+class Loader {
+ public:
+  // Throws DataError when ds is null, batch_size < 1, num_threads < 0.
+  Loader(std::shared_ptr<const Dataset> ds, LoaderOptions opts);
+  ~Loader();  // joins worker threads
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Starts (or restarts) an epoch: order = f(seed, epoch); resets the skip report.
+  void start_epoch(int64_t epoch);
+  // Next batch in order; nullopt at epoch end. The final partial batch is emitted unless
+  // drop_last. Calls start_epoch(0) if no epoch was started. Throws DataError if every sample of
+  // the epoch failed; rethrows any non-DataError exception raised while loading.
+  std::optional<Batch> next();
+
+  std::size_t size() const;               // samples in the dataset
+  std::size_t batches_per_epoch() const;  // ceil(size/batch) (floor with drop_last), no skips
+  SkipReport epoch_skips() const;         // skips so far in the current epoch
+  int64_t epoch() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> st_;
+};
+
+}  // namespace vc::data

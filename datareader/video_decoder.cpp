@@ -1,0 +1,192 @@
+#include "datareader/video_decoder.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+
+namespace vc::data {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string frame_file(const std::string& folder, const std::string& pattern, int64_t one_based) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), pattern.c_str(), static_cast<int>(one_based));
+  return (fs::path(folder) / buf).string();
+}
+
+// BGR(A)/gray 8-bit -> RGB CV_8UC3.
+cv::Mat to_rgb(const cv::Mat& in, const std::string& what) {
+  if (in.empty()) throw DecodeError(what, "empty frame");
+  if (in.depth() != CV_8U) {
+    throw DecodeError(what, "unsupported pixel depth", "OpenCV depth " + std::to_string(in.depth()));
+  }
+  cv::Mat out;
+  switch (in.channels()) {
+    case 3: cv::cvtColor(in, out, cv::COLOR_BGR2RGB); break;
+    case 4: cv::cvtColor(in, out, cv::COLOR_BGRA2RGB); break;
+    case 1: cv::cvtColor(in, out, cv::COLOR_GRAY2RGB); break;
+    default:
+      throw DecodeError(what, "unsupported channel count", std::to_string(in.channels()));
+  }
+  return out;
+}
+
+class FramesFolderSource final : public VideoSource {
+ public:
+  FramesFolderSource(std::string folder, std::string pattern, int64_t count)
+      : folder_(std::move(folder)), pattern_(std::move(pattern)), count_(count) {}
+  int64_t frame_count() const override { return count_; }
+  FrameReadResult read(const std::vector<int64_t>& sorted_indices) override {
+    FrameReadResult r;
+    r.frames_decoded = count_;
+    for (int64_t idx : sorted_indices) {
+      if (idx < 0 || idx >= count_) {
+        r.ended_early = true;
+        break;
+      }
+      const std::string file = frame_file(folder_, pattern_, idx + 1);
+      cv::Mat bgr;
+      try {
+        bgr = cv::imread(file, cv::IMREAD_COLOR);
+      } catch (const cv::Exception& e) {
+        throw DecodeError(file, "cannot decode image", e.what());
+      }
+      if (bgr.empty()) throw DecodeError(file, "cannot decode image");
+      r.frames.push_back(to_rgb(bgr, file));
+    }
+    return r;
+  }
+
+ private:
+  std::string folder_, pattern_;
+  int64_t count_;
+};
+
+class CaptureSource final : public VideoSource {
+ public:
+  CaptureSource(std::string path, std::unique_ptr<cv::VideoCapture> cap, int64_t count)
+      : path_(std::move(path)), cap_(std::move(cap)), count_(count) {}
+  int64_t frame_count() const override { return count_; }
+  FrameReadResult read(const std::vector<int64_t>& sorted_indices) override {
+    FrameReadResult r;
+    int64_t pos = -1;  // index of the last grabbed frame
+    try {
+      for (int64_t idx : sorted_indices) {
+        while (pos < idx) {
+          if (!cap_->grab()) {
+            r.ended_early = true;
+            break;
+          }
+          ++pos;
+        }
+        if (r.ended_early) break;
+        cv::Mat bgr;
+        if (!cap_->retrieve(bgr) || bgr.empty()) {
+          // A grabbed frame that cannot be decoded ends the usable stream here.
+          r.ended_early = true;
+          pos = idx - 1;
+          break;
+        }
+        r.frames.push_back(to_rgb(bgr, path_ + " frame " + std::to_string(idx)));
+      }
+    } catch (const cv::Exception& e) {
+      throw DecodeError(path_, "decoding failed",
+                        "near frame " + std::to_string(pos + 1) + ": " + e.what());
+    }
+    r.frames_decoded = pos + 1;
+    return r;
+  }
+
+ private:
+  std::string path_;
+  std::unique_ptr<cv::VideoCapture> cap_;
+  int64_t count_;
+};
+
+std::unique_ptr<cv::VideoCapture> open_capture(const std::string& path) {
+  auto cap = std::make_unique<cv::VideoCapture>();
+  bool ok = false;
+  try {
+    ok = cap->open(path, cv::CAP_FFMPEG);
+  } catch (const cv::Exception& e) {
+    throw DecodeError(path, "cannot open video", e.what());
+  }
+  if (!ok || !cap->isOpened()) {
+    throw DecodeError(path, "cannot open video", "not a decodable container/codec");
+  }
+  return cap;
+}
+
+class OpenCvDecoder final : public VideoDecoder {
+ public:
+  explicit OpenCvDecoder(std::string pattern) : pattern_(std::move(pattern)) {}
+  std::string name() const override { return "opencv"; }
+
+  std::unique_ptr<VideoSource> open(const std::string& path) const override {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw DecodeError(path, "file not found");
+    if (fs::is_directory(path, ec)) {
+      const int64_t n = count_frame_files(path, pattern_);
+      if (n == 0) {
+        throw DecodeError(path, "no decodable frames",
+                          "frames folder has no " + frame_file(path, pattern_, 1));
+      }
+      return std::make_unique<FramesFolderSource>(path, pattern_, n);
+    }
+    const auto size = fs::file_size(path, ec);
+    if (ec) throw DecodeError(path, "cannot stat file", ec.message());
+    if (size == 0) throw DecodeError(path, "empty file", "0 bytes");
+
+    auto cap = open_capture(path);
+    double declared = cap->get(cv::CAP_PROP_FRAME_COUNT);
+    int64_t count = (std::isfinite(declared) && declared > 0) ? static_cast<int64_t>(declared) : 0;
+    if (count <= 0) {
+      // Unknown length: count by walking the stream once, then reopen.
+      int64_t n = 0;
+      try {
+        while (cap->grab()) ++n;
+      } catch (const cv::Exception& e) {
+        throw DecodeError(path, "decoding failed", std::string("while counting frames: ") + e.what());
+      }
+      if (n == 0) throw DecodeError(path, "no decodable frames");
+      count = n;
+      cap = open_capture(path);
+    }
+    return std::make_unique<CaptureSource>(path, std::move(cap), count);
+  }
+
+ private:
+  std::string pattern_;
+};
+
+}  // namespace
+
+DecodeError::DecodeError(const std::string& path, const std::string& reason,
+                         const std::string& detail)
+    : DataError(path + ": " + reason + (detail.empty() ? "" : " (" + detail + ")")),
+      path_(path),
+      reason_(reason),
+      detail_(detail) {}
+
+int64_t count_frame_files(const std::string& folder, const std::string& frame_pattern) {
+  int64_t n = 0;
+  std::error_code ec;
+  while (fs::is_regular_file(frame_file(folder, frame_pattern, n + 1), ec)) ++n;
+  return n;
+}
+
+std::shared_ptr<const VideoDecoder> opencv_video_decoder(const std::string& frame_pattern) {
+  return std::make_shared<OpenCvDecoder>(frame_pattern);
+}
+
+std::shared_ptr<const VideoDecoder> default_video_decoder() {
+  static const std::shared_ptr<const VideoDecoder> dec = opencv_video_decoder("img_%05d.jpg");
+  return dec;
+}
+
+}  // namespace vc::data
