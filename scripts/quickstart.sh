@@ -28,6 +28,9 @@ if [[ -d "$shared_videos" ]]; then
   for f in "$shared_videos"/*.mp4 "$shared_videos"/*.avi "$shared_videos"/*.mkv "$shared_videos"/*.mov; do
     [[ -f "$f" ]] && echo "$f" >> "$list"
   done
+  for d in "$shared_videos"/rawframes_*; do  # folders of img_00001.jpg frames work too
+    [[ -d "$d" ]] && echo "$d" >> "$list"
+  done
   echo "(real clips from $shared_videos; the demo model only knows the 6 synthetic classes)"
 else
   list=demo_data/infer.list

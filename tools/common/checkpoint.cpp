@@ -30,15 +30,6 @@ NamedTensors tensors_of(const c10::IValue& v, const std::string& what, const std
 
 }  // namespace
 
-NamedTensors module_state(const torch::nn::Module& module) {
-  NamedTensors out;
-  for (const auto& p : module.named_parameters(/*recurse=*/true))
-    out.emplace_back(p.key(), p.value().detach().to(torch::kCPU));
-  for (const auto& b : module.named_buffers(/*recurse=*/true))
-    out.emplace_back(b.key(), b.value().detach().to(torch::kCPU));
-  return out;
-}
-
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp";
   {
@@ -51,6 +42,14 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) throw IoError("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+}
+
+void copy_file_atomic(const std::string& from, const std::string& to) {
+  const std::string tmp = to + ".tmp";
+  std::error_code ec;
+  std::filesystem::copy_file(from, tmp, std::filesystem::copy_options::overwrite_existing, ec);
+  if (!ec) std::filesystem::rename(tmp, to, ec);
+  if (ec) throw IoError("cannot copy '" + from + "' to '" + to + "': " + ec.message());
 }
 
 void save_checkpoint(const std::string& path, const Checkpoint& c) {

@@ -18,9 +18,11 @@
 #include <utility>
 #include <vector>
 
+#include "tools/common/state_dict.h"
+
 namespace vc::app {
 
-using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+using NamedTensors = StateDict;
 
 struct Checkpoint {
   std::string model_name;
@@ -35,12 +37,11 @@ struct Checkpoint {
   torch::Tensor torch_rng_state;
 };
 
-/// Parameters and buffers of a module, by name, detached CPU tensors.
-NamedTensors module_state(const torch::nn::Module& module);
-
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 /// Throws IoError naming the file when it is missing or not a videocls checkpoint.
 Checkpoint load_checkpoint(const std::string& path);
+/// Copies `from` to `to` atomically (temporary file + rename).
+void copy_file_atomic(const std::string& from, const std::string& to);
 /// Writes `bytes` to `path` atomically (temporary file + rename).
 void write_file_atomic(const std::string& path, const std::string& bytes);
 

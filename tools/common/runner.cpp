@@ -233,7 +233,7 @@ Checkpoint make_checkpoint(const ModelEntry& entry, const CliOptions& opts, cons
   c.best_top1 = best;
   c.seed = static_cast<int64_t>(opts.seed);
   c.config_yaml = config_to_yaml(cfg);
-  c.model = module_state(model);
+  c.model = module_state_dict(model);
   c.momentum_buffer = opt.state();
   auto gen = at::detail::getDefaultCPUGenerator();
   {
@@ -375,7 +375,7 @@ int run_train(const CliOptions& opts) {
         const Checkpoint ck = make_checkpoint(entry, opts, cfg, *model, optimizer, epoch, it,
                                               global_step, best);
         save_checkpoint(path, ck);
-        save_checkpoint((fs::path(opts.save_dir) / "latest.pt").string(), ck);
+        copy_file_atomic(path, (fs::path(opts.save_dir) / "latest.pt").string());
         log_warn(fmt("interrupted: saved %s (epoch %lld, iteration %lld); resume with --resume=%s",
                      path.c_str(), static_cast<long long>(epoch), static_cast<long long>(it),
                      path.c_str()));
@@ -410,8 +410,8 @@ int run_train(const CliOptions& opts) {
         make_checkpoint(entry, opts, cfg, *model, optimizer, epoch + 1, 0, global_step, best);
     const std::string epoch_path = fmt("%s_epoch%lld.pt", ckpt_prefix.c_str(), static_cast<long long>(epoch));
     save_checkpoint(epoch_path, ck);
-    save_checkpoint((fs::path(opts.save_dir) / "latest.pt").string(), ck);
-    if (improved) save_checkpoint((fs::path(opts.save_dir) / "best.pt").string(), ck);
+    copy_file_atomic(epoch_path, (fs::path(opts.save_dir) / "latest.pt").string());
+    if (improved) copy_file_atomic(epoch_path, (fs::path(opts.save_dir) / "best.pt").string());
     log_info("saved " + epoch_path + (improved ? " (new best, also best.pt)" : ""));
   }
   std::signal(SIGINT, SIG_DFL);
