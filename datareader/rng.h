@@ -17,7 +17,9 @@ inline uint64_t mix64(uint64_t x) {
 }
 
 // Seed derived from several values (order matters), e.g. derive_seed(seed, epoch, index).
-inline uint64_t derive_seed(uint64_t a, uint64_t b) { return mix64(mix64(a) ^ (b + 0x632BE59BD9B4E019ULL)); }
+inline uint64_t derive_seed(uint64_t a, uint64_t b) {
+  return mix64(mix64(a) ^ (b + 0x632BE59BD9B4E019ULL));
+}
 inline uint64_t derive_seed(uint64_t a, uint64_t b, uint64_t c) {
   return derive_seed(derive_seed(a, b), c);
 }

@@ -10,8 +10,8 @@ std::vector<int64_t> segment_indices(int64_t num_frames, int64_t seg_num, int64_
                                      bool train, Rng& rng) {
   if (num_frames < 1 || seg_num < 1 || seglen < 1) {
     throw std::invalid_argument("segment_indices: need num_frames, seg_num, seglen >= 1, got " +
-                                std::to_string(num_frames) + ", " + std::to_string(seg_num) +
-                                ", " + std::to_string(seglen));
+                                std::to_string(num_frames) + ", " + std::to_string(seg_num) + ", " +
+                                std::to_string(seglen));
   }
   const int64_t L = num_frames;
   const int64_t avg = L / seg_num;

@@ -9,7 +9,9 @@
 
 namespace vc::data {
 namespace {
-std::string size_str(cv::Size s) { return std::to_string(s.width) + "x" + std::to_string(s.height); }
+std::string size_str(cv::Size s) {
+  return std::to_string(s.width) + "x" + std::to_string(s.height);
+}
 }  // namespace
 
 cv::Size group_scale_size(cv::Size in, int64_t short_size, ScaleMode mode) {
@@ -91,7 +93,8 @@ cv::Rect sample_multi_scale_crop(cv::Size image, cv::Size output, const MultiSca
                                  Rng& rng) {
   const std::vector<cv::Size> sizes = multi_scale_crop_sizes(image, output, opts);
   if (sizes.empty()) throw std::invalid_argument("multi_scale_crop: no candidate crop sizes");
-  cv::Size crop = sizes[static_cast<std::size_t>(rng.randint(0, static_cast<int64_t>(sizes.size()) - 1))];
+  cv::Size crop =
+      sizes[static_cast<std::size_t>(rng.randint(0, static_cast<int64_t>(sizes.size()) - 1))];
   crop.width = std::min(crop.width, image.width);
   crop.height = std::min(crop.height, image.height);
   if (crop.width < 1 || crop.height < 1) {

@@ -21,8 +21,7 @@ int64_t count_topk_correct(const at::Tensor& scores, const at::Tensor& labels, i
 }
 
 ClassificationMeter::ClassificationMeter(int64_t num_classes)
-    : num_classes_(num_classes),
-      confusion_(static_cast<size_t>(num_classes * num_classes), 0) {
+    : num_classes_(num_classes), confusion_(static_cast<size_t>(num_classes * num_classes), 0) {
   TORCH_CHECK(num_classes > 0, "ClassificationMeter: num_classes must be > 0, got ", num_classes);
 }
 

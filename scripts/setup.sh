@@ -8,7 +8,7 @@ build_dir="${BUILD_DIR:-$root/build}"
 jobs="${JOBS:-$(nproc)}"
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config clang-format
   libtorch-dev libopenblas0-pthread libgloo-dev
   libopencv-dev ffmpeg libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libhdf5-dev libprotobuf-dev protobuf-compiler

@@ -80,8 +80,7 @@ const char* kUsage =
     "  --seed S               random seed, >= 0            (default 0)\n"
     "  -h, --help             print this help and exit\n";
 
-long long parse_int(const std::string& flag, const std::string& value, long long lo,
-                    long long hi) {
+long long parse_int(const std::string& flag, const std::string& value, long long lo, long long hi) {
   if (value.empty()) throw UsageError(flag + " needs an integer value");
   std::size_t pos = 0;
   long long v = 0;
@@ -98,8 +97,7 @@ long long parse_int(const std::string& flag, const std::string& value, long long
   return v;
 }
 
-double parse_double(const std::string& flag, const std::string& value, double lo_excl,
-                    double hi) {
+double parse_double(const std::string& flag, const std::string& value, double lo_excl, double hi) {
   if (value.empty()) throw UsageError(flag + " needs a numeric value");
   std::size_t pos = 0;
   double v = 0;
@@ -269,7 +267,8 @@ ClipParams sample_clip(const ClassSpec& spec, const Options& o, Rng& rng) {
 
 cv::Point to_fixed(double x, double y) {
   // 4 fractional bits for sub-pixel anti-aliased drawing.
-  return cv::Point(static_cast<int>(std::lround(x * 16.0)), static_cast<int>(std::lround(y * 16.0)));
+  return cv::Point(static_cast<int>(std::lround(x * 16.0)),
+                   static_cast<int>(std::lround(y * 16.0)));
 }
 constexpr int kShift = 4;
 
@@ -284,8 +283,8 @@ void fill_polygon(cv::Mat& img, const std::vector<cv::Point2d>& pts, const cv::S
 
 // Points of a polygon given in unit coordinates, rotated by `angle`, scaled by
 // `r` and centred on (cx, cy).
-std::vector<cv::Point2d> place(const std::vector<cv::Point2d>& unit, double cx, double cy,
-                               double r, double angle) {
+std::vector<cv::Point2d> place(const std::vector<cv::Point2d>& unit, double cx, double cy, double r,
+                               double angle) {
   const double c = std::cos(angle), s = std::sin(angle);
   std::vector<cv::Point2d> out;
   out.reserve(unit.size());
@@ -324,8 +323,9 @@ void draw_shape(cv::Mat& img, Shape shape, double cx, double cy, double r, doubl
     }
     case Shape::Cross: {
       const double w = 0.28;  // half arm width
-      const std::vector<cv::Point2d> unit = {{-w, -1}, {w, -1}, {w, -w}, {1, -w},  {1, w},   {w, w},
-                                             {w, 1},   {-w, 1}, {-w, w}, {-1, w},  {-1, -w}, {-w, -w}};
+      const std::vector<cv::Point2d> unit = {{-w, -1}, {w, -1}, {w, -w},  {1, -w},
+                                             {1, w},   {w, w},  {w, 1},   {-w, 1},
+                                             {-w, w},  {-1, w}, {-1, -w}, {-w, -w}};
       fill_polygon(img, place(unit, cx, cy, r, angle), col);
       break;
     }
@@ -335,7 +335,9 @@ void draw_shape(cv::Mat& img, Shape shape, double cx, double cy, double r, doubl
       for (int k = -1; k <= 1; ++k) {
         const double yc = k * 0.68;
         fill_polygon(img,
-                     place({{-1, yc - bar_h / 2}, {1, yc - bar_h / 2}, {1, yc + bar_h / 2},
+                     place({{-1, yc - bar_h / 2},
+                            {1, yc - bar_h / 2},
+                            {1, yc + bar_h / 2},
                             {-1, yc + bar_h / 2}},
                            cx, cy, r, 0.0),
                      col);
@@ -377,13 +379,25 @@ void render_clip(const ClassSpec& spec, const ClipParams& p, const Options& o,
     angle += p.omega;
     const double lo_x = br, hi_x = o.width - br, lo_y = br, hi_y = o.height - br;
     if (hi_x > lo_x) {
-      if (x < lo_x) { x = 2 * lo_x - x; vx = std::abs(vx); }
-      if (x > hi_x) { x = 2 * hi_x - x; vx = -std::abs(vx); }
+      if (x < lo_x) {
+        x = 2 * lo_x - x;
+        vx = std::abs(vx);
+      }
+      if (x > hi_x) {
+        x = 2 * hi_x - x;
+        vx = -std::abs(vx);
+      }
       x = std::clamp(x, lo_x, hi_x);
     }
     if (hi_y > lo_y) {
-      if (y < lo_y) { y = 2 * lo_y - y; vy = std::abs(vy); }
-      if (y > hi_y) { y = 2 * hi_y - y; vy = -std::abs(vy); }
+      if (y < lo_y) {
+        y = 2 * lo_y - y;
+        vy = std::abs(vy);
+      }
+      if (y > hi_y) {
+        y = 2 * hi_y - y;
+        vy = -std::abs(vy);
+      }
       y = std::clamp(y, lo_y, hi_y);
     }
   }
@@ -412,8 +426,8 @@ int fourcc_of(const Container& c) {
 bool write_video(const fs::path& path, const Container& c, const std::vector<cv::Mat>& frames,
                  const Options& o) {
   cv::VideoWriter writer;
-  if (!writer.open(path.string(), cv::CAP_FFMPEG, fourcc_of(c), o.fps,
-                   cv::Size(o.width, o.height), true))
+  if (!writer.open(path.string(), cv::CAP_FFMPEG, fourcc_of(c), o.fps, cv::Size(o.width, o.height),
+                   true))
     return false;
   if (!writer.isOpened()) return false;
   for (const auto& f : frames) writer.write(f);
@@ -474,7 +488,8 @@ int run(const Options& o) {
   const fs::path root(o.out);
   std::error_code ec;
   fs::create_directories(root / "videos", ec);
-  if (ec) throw std::runtime_error("cannot create " + (root / "videos").string() + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot create " + (root / "videos").string() + ": " + ec.message());
 
   // Pick the first container that can be written and read back, probing with
   // the first real clip.
@@ -566,7 +581,8 @@ int run(const Options& o) {
   write_text(root / "label_map.txt", label_map);
   auto to_text = [](const std::vector<Entry>& v, bool labels) {
     std::string s;
-    for (const auto& e : v) s += labels ? e.rel + " " + std::to_string(e.label) + "\n" : e.rel + "\n";
+    for (const auto& e : v)
+      s += labels ? e.rel + " " + std::to_string(e.label) + "\n" : e.rel + "\n";
     return s;
   };
   write_text(root / "train.list", to_text(train, true));
@@ -574,8 +590,7 @@ int run(const Options& o) {
   write_text(root / "test.list", to_text(test, true));
   write_text(root / "infer.list", to_text(test, false));
 
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
       "make_demo_data: wrote %d clips (%d classes x %d, %d frames %dx%d @ %g fps, %s; "
       "train/val/test = %zu/%zu/%zu) to %s in %.2f s\n",

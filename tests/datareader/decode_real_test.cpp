@@ -19,9 +19,8 @@ namespace fs = std::filesystem;
 using testing::TempDir;
 
 const std::vector<std::string> kInputs = {
-    "arm_wrestling.mp4",     "pool_cleaning.mp4",  "pool_cleaning_32f.mp4",
-    "eye_makeup.avi",        "flipping_pancake.mkv", "keyboard_3f.mov",
-    "tree_cinepak.avi",      "rawframes_eye_makeup"};
+    "arm_wrestling.mp4",    "pool_cleaning.mp4", "pool_cleaning_32f.mp4", "eye_makeup.avi",
+    "flipping_pancake.mkv", "keyboard_3f.mov",   "tree_cinepak.avi",      "rawframes_eye_makeup"};
 
 std::string videos_dir_or_skip() {
   const std::string d = VC_SOURCE_DIR "/../shared/data/videos";
@@ -29,9 +28,10 @@ std::string videos_dir_or_skip() {
   return fs::canonical(d).string();
 }
 
-#define SKIP_IF_NO_DATA(dir)                                                              \
-  if ((dir).empty())                                                                      \
-  GTEST_SKIP() << "real test videos not found at " VC_SOURCE_DIR "/../shared/data/videos" \
+#define SKIP_IF_NO_DATA(dir)                                     \
+  if ((dir).empty())                                             \
+  GTEST_SKIP() << "real test videos not found at " VC_SOURCE_DIR \
+                  "/../shared/data/videos"                       \
                   " (see ../shared/data/README.md); skipping"
 
 struct PyRef {
@@ -47,8 +47,8 @@ TEST(DecodeReal, EveryClipMatchesPythonOpenCv) {
     GTEST_SKIP() << "/usr/bin/python3 with cv2 not available; skipping the pixel comparison";
   }
   TempDir out;
-  std::string cmd = "/usr/bin/python3 " VC_SOURCE_DIR "/tests/datareader/dump_frames.py '" +
-                    out.str() + "'";
+  std::string cmd =
+      "/usr/bin/python3 " VC_SOURCE_DIR "/tests/datareader/dump_frames.py '" + out.str() + "'";
   for (const auto& n : kInputs) cmd += " '" + vids + "/" + n + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
 
@@ -113,9 +113,8 @@ TEST(DecodeReal, LyingContainersAreResampledFromDecodedFrames) {
   SKIP_IF_NO_DATA(vids);
   auto dec = default_video_decoder();
   // tree_cinepak.avi declares 444 frames but only 68 decode; the mkv declares 311, 310 decode.
-  for (const auto& [name, declared, real] :
-       std::vector<std::tuple<std::string, int64_t, int64_t>>{{"tree_cinepak.avi", 444, 68},
-                                                              {"flipping_pancake.mkv", 311, 310}}) {
+  for (const auto& [name, declared, real] : std::vector<std::tuple<std::string, int64_t, int64_t>>{
+           {"tree_cinepak.avi", 444, 68}, {"flipping_pancake.mkv", 311, 310}}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(dec->open(vids + "/" + name)->frame_count(), declared);
     // seg_num = declared count: avg = 1, so every declared index 0..declared-1 is needed; the
@@ -137,7 +136,8 @@ TEST(DecodeReal, KineticsReaderOnEveryClipAllPhases) {
   const std::string list = tmp.file("all.list");
   {
     std::ofstream l(list);
-    for (std::size_t i = 0; i < kInputs.size(); ++i) l << vids << "/" << kInputs[i] << " " << i << "\n";
+    for (std::size_t i = 0; i < kInputs.size(); ++i)
+      l << vids << "/" << kInputs[i] << " " << i << "\n";
   }
   struct Case {
     Phase phase;
@@ -166,8 +166,8 @@ TEST(DecodeReal, KineticsReaderOnEveryClipAllPhases) {
     loader.start_epoch(0);
     std::size_t n = 0;
     while (auto b = loader.next()) {
-      EXPECT_EQ(b->data.sizes(),
-                (std::vector<int64_t>{b->data.size(0), c.seg_num, 3 * c.seglen, c.target, c.target}));
+      EXPECT_EQ(b->data.sizes(), (std::vector<int64_t>{b->data.size(0), c.seg_num, 3 * c.seglen,
+                                                       c.target, c.target}));
       EXPECT_TRUE(torch::isfinite(b->data).all().item<bool>());
       n += b->indices.size();
     }

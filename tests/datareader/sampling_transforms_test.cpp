@@ -53,7 +53,8 @@ TEST(Sampling, EvalCenteredHandWorked) {
   }
   EXPECT_EQ(segment_indices(280, 7, 5, false, rng), expect);
   // L=10, 3 x 5: avg=3 < seglen -> start=3i, wrap modulo 10.
-  EXPECT_EQ(segment_indices(10, 3, 5, false, rng), (V{0, 1, 2, 3, 4, 3, 4, 5, 6, 7, 6, 7, 8, 9, 0}));
+  EXPECT_EQ(segment_indices(10, 3, 5, false, rng),
+            (V{0, 1, 2, 3, 4, 3, 4, 5, 6, 7, 6, 7, 8, 9, 0}));
   // L=2, 3 x 1: avg=0 -> start=i, modulo 2.
   EXPECT_EQ(segment_indices(2, 3, 1, false, rng), (V{0, 1, 0}));
   // L=3, 3 x 2: avg=1 < 2 -> start=i; 0,1 | 1,2 | 2,0.
@@ -221,10 +222,10 @@ TEST(Transforms, FlipIsOneDrawPerClipAndConsistent) {
 
 TEST(Transforms, MultiScaleCropCandidateSizes) {
   const auto sizes = multi_scale_crop_sizes({341, 256}, {256, 256});
-  const std::vector<cv::Size> expect = {{256, 256}, {224, 256},                // i=0
-                                        {256, 224}, {224, 224}, {192, 224},    // i=1
-                                        {224, 192}, {192, 192}, {168, 192},    // i=2
-                                        {192, 168}, {168, 168}};               // i=3
+  const std::vector<cv::Size> expect = {{256, 256}, {224, 256},              // i=0
+                                        {256, 224}, {224, 224}, {192, 224},  // i=1
+                                        {224, 192}, {192, 192}, {168, 192},  // i=2
+                                        {192, 168}, {168, 168}};             // i=3
   EXPECT_EQ(sizes, expect);
   // Snapping: base 254 -> int(254*1)=254 is within 3 px of the output side 256 -> 256;
   // int(254*.875)=222 is compared with the output side (256) only, so it stays 222.
@@ -248,9 +249,9 @@ TEST(Transforms, MultiScaleCropCandidateSizes) {
 TEST(Transforms, MultiScaleCropOffsets) {
   // 341x256, crop 224: w_step = 117/4 = 29, h_step = 32/4 = 8 (integer division).
   const std::vector<cv::Point> a = multi_scale_crop_offsets({341, 256}, {224, 224});
-  const std::vector<cv::Point> ea = {{0, 0},   {116, 0}, {0, 32},  {116, 32}, {58, 16},
-                                     {0, 16},  {116, 16}, {58, 32}, {58, 0},  {29, 8},
-                                     {87, 8},  {29, 24},  {87, 24}};
+  const std::vector<cv::Point> ea = {{0, 0},  {116, 0},  {0, 32},  {116, 32}, {58, 16},
+                                     {0, 16}, {116, 16}, {58, 32}, {58, 0},   {29, 8},
+                                     {87, 8}, {29, 24},  {87, 24}};
   EXPECT_EQ(a, ea);
   // crop 256x256: w_step = 85/4 = 21, h_step = 0 -> no (0,4h) / (4w,4h) entries.
   const std::vector<cv::Point> b = multi_scale_crop_offsets({341, 256}, {256, 256});

@@ -13,6 +13,7 @@
 
 #include "tests/support/temp_dir.h"
 #include "tools/common/checkpoint.h"
+#include "tools/common/state_dict.h"
 
 namespace {
 
@@ -34,12 +35,21 @@ class Executables : public ::testing::Test {
     write_text(config(),
                "MODEL:\n  name: TSN\n  num_classes: 6\n  num_layers: 18\n  seg_num: 2\n"
                "  short_size: 40\n  target_size: 32\n  scale_mode: short_side\n"
-               "  num_reader_threads: 2\n  label_map: " + data() + "/label_map.txt\n"
-               "TRAIN:\n  epoch: 2\n  batch_size: 4\n  learning_rate: 0.01\n"
-               "  decay_epochs: [1]\n  filelist: " + data() + "/train.list\n"
-               "VALID:\n  batch_size: 4\n  filelist: " + data() + "/val.list\n"
-               "TEST:\n  seg_num: 3\n  batch_size: 5\n  filelist: " + data() + "/test.list\n"
-               "INFER:\n  batch_size: 2\n  filelist: " + data() + "/infer.list\n");
+               "  num_reader_threads: 2\n  label_map: " +
+                   data() +
+                   "/label_map.txt\n"
+                   "TRAIN:\n  epoch: 2\n  batch_size: 4\n  learning_rate: 0.01\n"
+                   "  decay_epochs: [1]\n  filelist: " +
+                   data() +
+                   "/train.list\n"
+                   "VALID:\n  batch_size: 4\n  filelist: " +
+                   data() +
+                   "/val.list\n"
+                   "TEST:\n  seg_num: 3\n  batch_size: 5\n  filelist: " +
+                   data() +
+                   "/test.list\n"
+                   "INFER:\n  batch_size: 2\n  filelist: " +
+                   data() + "/infer.list\n");
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string data() { return *dir_ / "demo"; }
@@ -94,14 +104,17 @@ TEST_F(Executables, TrainTestInferEndToEnd) {
   // Every test video is evaluated (no dropped partial batch): 6 classes x 1 clip = 6 > batch 5.
   const std::size_t n_test = lines_of(data() + "/test.list");
   EXPECT_EQ(lines_of(out + "/test_results.jsonl"), n_test);
-  EXPECT_NE(r.output.find("(" + std::to_string(n_test) + " of " + std::to_string(n_test) + " videos"),
-            std::string::npos) << r.output;
+  EXPECT_NE(
+      r.output.find("(" + std::to_string(n_test) + " of " + std::to_string(n_test) + " videos"),
+      std::string::npos)
+      << r.output;
   const std::string cm = read_text(out + "/confusion_matrix.csv");
   EXPECT_EQ(std::count(cm.begin(), cm.end(), '\n'), 7);  // header + 6 classes
-  EXPECT_NE(read_text(out + "/test_results.jsonl").find("\"topk\": [{\"class\": "), std::string::npos);
+  EXPECT_NE(read_text(out + "/test_results.jsonl").find("\"topk\": [{\"class\": "),
+            std::string::npos);
 
   // infer: a missing file on line 2 is reported with its line; the others are still predicted.
-  const std::string list = path("infer.list");
+  const std::string list = data() + "/infer_with_missing.list";  // beside the clips it names
   std::ifstream in(data() + "/infer.list");
   std::string first, rest, l;
   std::getline(in, first);
@@ -159,10 +172,48 @@ TEST_F(Executables, SigintSavesAndResumesExactly) {
   expect_same_weights(path("ref") + "/TSN_epoch1.pt", path("int") + "/TSN_epoch1.pt");
 }
 
+TEST_F(Executables, PretrainTakesATorchvisionStateDict) {
+  // The file exactly as PyTorch users have it: torch.save(model.state_dict()) (an OrderedDict).
+  const std::string r18 = path("resnet18.pth"), r50 = path("resnet50.pth");
+  auto r = run_command(
+      "/usr/bin/python3 -c \"import torch, torchvision; torch.manual_seed(0); "
+      "torch.save(torchvision.models.resnet18().state_dict(), '" +
+      r18 +
+      "'); "
+      "torch.save(torchvision.models.resnet50().state_dict(), '" +
+      r50 + "')\"");
+  if (r.exit_code != 0)
+    GTEST_SKIP() << "/usr/bin/python3 cannot write torchvision weights: " << r.output;
+  // LR 0: the trained checkpoint must hold exactly the ImageNet conv weights.
+  r = run_command(train_cmd(path("pre"), "--epoch=1 --pretrain=" + r18 +
+                                             " --set TRAIN.learning_rate=0 --valid-interval=0"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("loaded pretrained weights from " + r18), std::string::npos) << r.output;
+  auto file = vc::app::read_state_dict(r18);
+  auto ck = vc::app::load_checkpoint(path("pre") + "/TSN_epoch0.pt");
+  int compared = 0;
+  for (const auto& [name, t] : file) {
+    if (name.find("conv") == std::string::npos) continue;
+    for (const auto& [cname, ct] : ck.model) {
+      if (cname != "backbone." + name) continue;
+      EXPECT_TRUE(torch::equal(t, ct)) << name;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 17);  // conv1 + 16 convs of the 8 basic blocks
+  // A ResNet-50 file into a ResNet-18 config: a clear list of what does not fit.
+  r = run_command(train_cmd(path("pre50"), "--epoch=1 --pretrain=" + r50));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find(r50), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unexpected in the file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("shape mismatch"), std::string::npos) << r.output;
+}
+
 TEST_F(Executables, ErrorsNameWhatIsWrongAndExitNonZero) {
   auto r = run_command(kBin + "train --model-name=RESNET --config=" + config());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("unknown model name 'RESNET' (known: TSN"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown model name 'RESNET' (known: TSN"), std::string::npos)
+      << r.output;
   r = run_command(kBin + "train --model-name=TSN --config=/no/where.yaml");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("/no/where.yaml"), std::string::npos) << r.output;
@@ -173,7 +224,8 @@ TEST_F(Executables, ErrorsNameWhatIsWrongAndExitNonZero) {
                   " --weights=/no/w.pt --filelist=/no/list.txt");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("/no/list.txt"), std::string::npos) << r.output;
-  r = run_command(kBin + "train --model-name=TSN --config=" + config() + " --set TRAIN.batch_size=0");
+  r = run_command(kBin + "train --model-name=TSN --config=" + config() +
+                  " --set TRAIN.batch_size=0");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("TRAIN.batch_size"), std::string::npos) << r.output;
   r = run_command(kBin + "train --model-name=TSN --config=" + config() + " --pretrain=/no/r50.pth");

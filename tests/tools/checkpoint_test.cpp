@@ -65,14 +65,17 @@ TEST(Checkpoint, PythonTorchLoadReadsIt) {
   vc::app::save_checkpoint(path, sample());
   const std::string py =
       "import torch\n"
-      "c = torch.load('" + path + "')\n"
+      "c = torch.load('" +
+      path +
+      "')\n"
       "assert isinstance(c, dict), type(c)\n"
       "assert c['format'] == 'videocls-checkpoint' and c['model_name'] == 'TSN'\n"
       "assert c['epoch'] == 3 and c['global_step'] == 77 and c['best_top1'] == 81.25\n"
       "w = c['model']['backbone.conv1.weight']\n"
       "assert w.shape == (1, 2, 3) and w.dtype == torch.float32\n"
       "assert torch.equal(w.flatten(), torch.arange(6, dtype=torch.float32))\n"
-      "assert torch.equal(c['optimizer']['momentum_buffer']['fc.bias'], torch.tensor([0.25, 0.5]))\n"
+      "assert torch.equal(c['optimizer']['momentum_buffer']['fc.bias'], torch.tensor([0.25, "
+      "0.5]))\n"
       "assert c['config'].startswith('MODEL:')\n"
       "print('python-ok')\n";
   vc::testing::write_text(dir / "check.py", py);

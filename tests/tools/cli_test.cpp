@@ -58,8 +58,9 @@ TEST(Cli, FlagsOfOtherToolsAreRejected) {
   EXPECT_NE(code, 0);
   EXPECT_FALSE(parse(Tool::kTrain, {"--model-name=TSN", "--config=c", "--weights=x"}, &code));
   EXPECT_FALSE(parse(Tool::kInfer, {"--model-name=TSN", "--config=c", "--epoch=1"}, &code));
-  EXPECT_TRUE(parse(Tool::kInfer, {"--model-name=TSN", "--config=c", "--weights=w",
-                                   "--filelist=l", "--infer_topk=3"}, &code));
+  EXPECT_TRUE(parse(
+      Tool::kInfer,
+      {"--model-name=TSN", "--config=c", "--weights=w", "--filelist=l", "--infer_topk=3"}, &code));
 }
 
 TEST(Cli, MissingRequiredOptions) {
@@ -74,8 +75,9 @@ TEST(Cli, MissingRequiredOptions) {
 
 TEST(Cli, LaterFlagWinsAndSetsAccumulate) {
   int code = 0;
-  auto o = parse(Tool::kTest, {"--model-name=TSN", "--config=c", "--weights=a", "--weights=b",
-                               "--set", "TEST.seg_num=2", "--set=TEST.batch_size=3"},
+  auto o = parse(Tool::kTest,
+                 {"--model-name=TSN", "--config=c", "--weights=a", "--weights=b", "--set",
+                  "TEST.seg_num=2", "--set=TEST.batch_size=3"},
                  &code);
   ASSERT_TRUE(o);
   EXPECT_EQ(o->weights, "b");
@@ -84,8 +86,9 @@ TEST(Cli, LaterFlagWinsAndSetsAccumulate) {
 
 TEST(Cli, ResolvePrecedenceDefaultsYamlSetFlags) {
   int code = 0;
-  auto o = parse(Tool::kTrain, {"--model-name=TSN", "--config=" + kSrc + "/configs/tsn.yaml",
-                                "--set=TRAIN.batch_size=4", "--batch-size=6", "--set=TRAIN.epoch=9"},
+  auto o = parse(Tool::kTrain,
+                 {"--model-name=TSN", "--config=" + kSrc + "/configs/tsn.yaml",
+                  "--set=TRAIN.batch_size=4", "--batch-size=6", "--set=TRAIN.epoch=9"},
                  &code);
   ASSERT_TRUE(o);
   auto cfg = vc::app::resolve_config(*o);
@@ -98,14 +101,16 @@ TEST(Cli, ResolvePrecedenceDefaultsYamlSetFlags) {
 
 TEST(Cli, OmittedEpochMeansConfigValue) {
   int code = 0;
-  auto o = parse(Tool::kTrain, {"--model-name=TSN", "--config=" + kSrc + "/configs/tsn.yaml"}, &code);
+  auto o =
+      parse(Tool::kTrain, {"--model-name=TSN", "--config=" + kSrc + "/configs/tsn.yaml"}, &code);
   ASSERT_TRUE(o);
   EXPECT_EQ(vc::app::resolve_config(*o).section(Mode::kTrain).epoch, 45);
 }
 
 TEST(Cli, ResolveErrors) {
   int code = 0;
-  auto o = parse(Tool::kTrain, {"--model-name=NOPE", "--config=" + kSrc + "/configs/tsn.yaml"}, &code);
+  auto o =
+      parse(Tool::kTrain, {"--model-name=NOPE", "--config=" + kSrc + "/configs/tsn.yaml"}, &code);
   ASSERT_TRUE(o);
   try {
     vc::app::resolve_config(*o);
@@ -129,7 +134,8 @@ TEST(Cli, ResolveErrors) {
     vc::app::resolve_config(*o);
     FAIL();
   } catch (const vc::app::ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("does not agree with MODEL.name 'TSM'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("does not agree with MODEL.name 'TSM'"),
+              std::string::npos);
   }
 }
 

@@ -49,8 +49,8 @@ TEST(Config, TsnYamlCarriesTheOriginalValues) {
   EXPECT_DOUBLE_EQ(tr.momentum, 0.9);
   EXPECT_EQ(tr.total_videos, 224684);
   EXPECT_EQ(tr.seg_num, 3);
-  EXPECT_EQ(c.section(Mode::kTest).seg_num, 7);    // TEST overrides MODEL
-  EXPECT_EQ(c.section(Mode::kInfer).seg_num, 3);   // falls back to MODEL
+  EXPECT_EQ(c.section(Mode::kTest).seg_num, 7);   // TEST overrides MODEL
+  EXPECT_EQ(c.section(Mode::kInfer).seg_num, 3);  // falls back to MODEL
   EXPECT_EQ(c.section(Mode::kValid).batch_size, 256);
   EXPECT_EQ(c.section(Mode::kTest).batch_size, 16);
   EXPECT_EQ(c.section(Mode::kInfer).batch_size, 1);
@@ -69,14 +69,15 @@ TEST(Config, DefaultsWithoutFile) {
 
 TEST(Config, PrecedenceYamlThenSetsInOrder) {
   TempDir dir;
-  write_text(dir / "c.yaml", "MODEL:\n  seg_num: 4\nTRAIN:\n  batch_size: 8\nTEST:\n  seg_num: 9\n");
+  write_text(dir / "c.yaml",
+             "MODEL:\n  seg_num: 4\nTRAIN:\n  batch_size: 8\nTEST:\n  seg_num: 9\n");
   Config c = load_config(dir / "c.yaml", {"TRAIN.batch_size=16", "TRAIN.batch_size=32",
                                           "MODEL.seg_num=5", "train.decay_epochs=[2, 4]"});
-  EXPECT_EQ(c.section(Mode::kTrain).batch_size, 32);            // last --set wins
-  EXPECT_EQ(c.section(Mode::kTrain).seg_num, 5);               // --set MODEL reaches modes
-  EXPECT_EQ(c.section(Mode::kTest).seg_num, 9);                // explicit mode value kept
+  EXPECT_EQ(c.section(Mode::kTrain).batch_size, 32);  // last --set wins
+  EXPECT_EQ(c.section(Mode::kTrain).seg_num, 5);      // --set MODEL reaches modes
+  EXPECT_EQ(c.section(Mode::kTest).seg_num, 9);       // explicit mode value kept
   EXPECT_EQ(c.section(Mode::kTrain).decay_epochs, (std::vector<int64_t>{2, 4}));
-  EXPECT_EQ(c.section(Mode::kValid).batch_size, 16);           // default, untouched
+  EXPECT_EQ(c.section(Mode::kValid).batch_size, 16);  // default, untouched
   EXPECT_TRUE(c.explicit_keys["TRAIN"].count("batch_size"));
 }
 
@@ -95,13 +96,18 @@ TEST(Config, UnknownSection) {
 }
 
 TEST(Config, WrongTypes) {
-  expect_error("TRAIN:\n  batch_size: abc\n", {}, {"c.yaml:2", "TRAIN.batch_size", "expected an integer", "'abc'"});
-  expect_error("TRAIN:\n  batch_size: 2.5\n", {}, {"TRAIN.batch_size", "expected an integer", "'2.5'"});
+  expect_error("TRAIN:\n  batch_size: abc\n", {},
+               {"c.yaml:2", "TRAIN.batch_size", "expected an integer", "'abc'"});
+  expect_error("TRAIN:\n  batch_size: 2.5\n", {},
+               {"TRAIN.batch_size", "expected an integer", "'2.5'"});
   expect_error("TRAIN:\n  learning_rate: fast\n", {}, {"TRAIN.learning_rate", "expected a number"});
-  expect_error("MODEL:\n  multi_scale_crop: maybe\n", {}, {"MODEL.multi_scale_crop", "true or false"});
+  expect_error("MODEL:\n  multi_scale_crop: maybe\n", {},
+               {"MODEL.multi_scale_crop", "true or false"});
   expect_error("MODEL:\n  image_mean: 0.5\n", {}, {"MODEL.image_mean", "expected a list"});
-  expect_error("MODEL:\n  image_mean: [0.5, x, 0.5]\n", {}, {"MODEL.image_mean[1]", "expected a number", "'x'"});
-  expect_error("TRAIN:\n  decay_epochs: [1.5]\n", {}, {"TRAIN.decay_epochs[0]", "expected an integer"});
+  expect_error("MODEL:\n  image_mean: [0.5, x, 0.5]\n", {},
+               {"MODEL.image_mean[1]", "expected a number", "'x'"});
+  expect_error("TRAIN:\n  decay_epochs: [1.5]\n", {},
+               {"TRAIN.decay_epochs[0]", "expected an integer"});
   expect_error("MODEL:\n  name: [TSN]\n", {}, {"MODEL.name", "expected a string"});
 }
 
@@ -110,10 +116,13 @@ TEST(Config, OutOfRangeValues) {
   expect_error("MODEL:\n  num_classes: -1\n", {}, {"MODEL.num_classes", "out of range"});
   expect_error("TRAIN:\n  momentum: 1.5\n", {}, {"TRAIN.momentum", "out of range"});
   expect_error("MODEL:\n  image_std: [0.2, 0, 0.2]\n", {}, {"MODEL.image_std[1]", "out of range"});
-  expect_error("MODEL:\n  scale_mode: stretch\n", {}, {"MODEL.scale_mode", "group_4_3", "short_side", "'stretch'"});
-  expect_error("MODEL:\n  num_layers: 42\n", {}, {"MODEL.num_layers", "18, 34, 50, 101, 152", "42"});
+  expect_error("MODEL:\n  scale_mode: stretch\n", {},
+               {"MODEL.scale_mode", "group_4_3", "short_side", "'stretch'"});
+  expect_error("MODEL:\n  num_layers: 42\n", {},
+               {"MODEL.num_layers", "18, 34, 50, 101, 152", "42"});
   expect_error("MODEL:\n  image_mean: [0.5, 0.5]\n", {}, {"image_mean", "3 values"});
-  expect_error("TEST:\n  short_size: 200\n  target_size: 224\n", {}, {"TEST.target_size", "TEST.short_size"});
+  expect_error("TEST:\n  short_size: 200\n  target_size: 224\n", {},
+               {"TEST.target_size", "TEST.short_size"});
   expect_error("TRAIN:\n  decay_epochs: [5, 3]\n", {}, {"TRAIN.decay_epochs", "increasing"});
 }
 
@@ -125,7 +134,8 @@ TEST(Config, SyntaxErrorNamesLine) {
 TEST(Config, BadOverrides) {
   expect_error("", {"TRAIN.batch_size"}, {"--set TRAIN.batch_size", "SECTION.key=value"});
   expect_error("", {"batch_size=3"}, {"SECTION.key=value"});
-  expect_error("", {"TRAIN.batch_size=x"}, {"--set TRAIN.batch_size=x", "TRAIN.batch_size", "expected an integer"});
+  expect_error("", {"TRAIN.batch_size=x"},
+               {"--set TRAIN.batch_size=x", "TRAIN.batch_size", "expected an integer"});
   expect_error("", {"TRAIN.nope=1"}, {"--set TRAIN.nope=1", "TRAIN.nope", "is unknown"});
   expect_error("", {"MISC.a=1"}, {"unknown section 'MISC'"});
 }
@@ -144,7 +154,9 @@ TEST(Config, ResolvedYamlRoundTrips) {
   TempDir dir;
   write_text(dir / "r.yaml", vc::app::config_to_yaml(a));
   const Config b = load_config(dir / "r.yaml", {});
-  auto body = [](const std::string& y) { return y.substr(y.find('\n') + 1); };  // drop "# resolved from"
+  auto body = [](const std::string& y) {
+    return y.substr(y.find('\n') + 1);
+  };  // drop "# resolved from"
   EXPECT_EQ(body(vc::app::config_to_yaml(a)), body(vc::app::config_to_yaml(b)));
   EXPECT_EQ(b.section(Mode::kTest).seg_num, 7);
   EXPECT_EQ(b.section(Mode::kTrain).decay_epochs, (std::vector<int64_t>{10, 20}));

@@ -48,34 +48,53 @@ OptionRow value_row(const char* flags, const char* help, unsigned tools, T CliOp
 
 std::vector<OptionRow> option_table() {
   std::vector<OptionRow> rows = {
-      value_row("--model-name,--model_name", "network id, case-insensitive (must agree with MODEL.name)", kAll, &CliOptions::model_name),
+      value_row("--model-name,--model_name",
+                "network id, case-insensitive (must agree with MODEL.name)", kAll,
+                &CliOptions::model_name),
       value_row("--config", "YAML config file (configs/<model>.yaml)", kAll, &CliOptions::config),
-      value_row("--set", "override a config key: --set SECTION.key=value (repeatable)", kAll, &CliOptions::sets),
-      value_row("--batch-size,--batch_size", "batch size (train: TRAIN and VALID; test: TEST; infer: INFER)", kAll, &CliOptions::batch_size),
-      value_row("--learning-rate,--learning_rate", "TRAIN.learning_rate", kTrainBit, &CliOptions::learning_rate),
-      value_row("--epoch", "epochs to train (default: TRAIN.epoch of the config)", kTrainBit, &CliOptions::epoch),
-      value_row("--pretrain", "ImageNet ResNet state dict (file written by torch.save(model.state_dict()))", kTrainBit, &CliOptions::pretrain),
-      value_row("--resume", "checkpoint to resume from (model, optimizer, LR position, epoch, RNG)", kTrainBit, &CliOptions::resume),
-      value_row("--weights", "checkpoint or state dict to evaluate", kTestBit | kInferBit, &CliOptions::weights),
-      value_row("--filelist", "list of videos, one `<path> [label]` per line (overrides INFER.filelist)", kInferBit, &CliOptions::filelist),
-      value_row("--infer-topk,--infer_topk", "classes kept per video", kInferBit, &CliOptions::infer_topk),
-      value_row("--save-dir,--save_dir", "output folder (train: checkpoints; test/infer: results)", kAll, &CliOptions::save_dir),
-      value_row("--log-interval,--log_interval", "log every N iterations", kTrainBit | kTestBit, &CliOptions::log_interval),
-      value_row("--valid-interval,--valid_interval", "validate every N epochs (0 = never)", kTrainBit, &CliOptions::valid_interval),
+      value_row("--set", "override a config key: --set SECTION.key=value (repeatable)", kAll,
+                &CliOptions::sets),
+      value_row("--batch-size,--batch_size",
+                "batch size (train: TRAIN and VALID; test: TEST; infer: INFER)", kAll,
+                &CliOptions::batch_size),
+      value_row("--learning-rate,--learning_rate", "TRAIN.learning_rate", kTrainBit,
+                &CliOptions::learning_rate),
+      value_row("--epoch", "epochs to train (default: TRAIN.epoch of the config)", kTrainBit,
+                &CliOptions::epoch),
+      value_row("--pretrain",
+                "ImageNet ResNet state dict (file written by torch.save(model.state_dict()))",
+                kTrainBit, &CliOptions::pretrain),
+      value_row("--resume", "checkpoint to resume from (model, optimizer, LR position, epoch, RNG)",
+                kTrainBit, &CliOptions::resume),
+      value_row("--weights", "checkpoint or state dict to evaluate", kTestBit | kInferBit,
+                &CliOptions::weights),
+      value_row("--filelist",
+                "list of videos, one `<path> [label]` per line (overrides INFER.filelist)",
+                kInferBit, &CliOptions::filelist),
+      value_row("--infer-topk,--infer_topk", "classes kept per video", kInferBit,
+                &CliOptions::infer_topk),
+      value_row("--save-dir,--save_dir", "output folder (train: checkpoints; test/infer: results)",
+                kAll, &CliOptions::save_dir),
+      value_row("--log-interval,--log_interval", "log every N iterations", kTrainBit | kTestBit,
+                &CliOptions::log_interval),
+      value_row("--valid-interval,--valid_interval", "validate every N epochs (0 = never)",
+                kTrainBit, &CliOptions::valid_interval),
       value_row("--device", "cpu, cuda or cuda:K", kAll, &CliOptions::device),
-      value_row("--seed", "random seed (data order, augmentation, init, dropout)", kAll, &CliOptions::seed),
+      value_row("--seed", "random seed (data order, augmentation, init, dropout)", kAll,
+                &CliOptions::seed),
       value_row("--threads", "intra-op CPU threads (0 = all cores)", kAll, &CliOptions::threads),
   };
-  rows.push_back({"--use_gpu,--use-gpu", "original flag: true selects --device=cuda, false --device=cpu",
-                  kAll, [](CLI::App& app, const char* f, const char* h, CliOptions& o) {
+  rows.push_back({"--use_gpu,--use-gpu",
+                  "original flag: true selects --device=cuda, false --device=cpu", kAll,
+                  [](CLI::App& app, const char* f, const char* h, CliOptions& o) {
                     return app
                         .add_option_function<std::string>(
                             f,
                             [&o](const std::string& v) {
                               bool on = true;
                               if (!v.empty() && !parse_bool_text(v, &on)) {
-                                throw CLI::ValidationError("--use_gpu",
-                                                           "expected true or false, got '" + v + "'");
+                                throw CLI::ValidationError(
+                                    "--use_gpu", "expected true or false, got '" + v + "'");
                               }
                               o.device = on ? "cuda" : "cpu";
                             },
@@ -162,10 +181,14 @@ Config resolve_config(const CliOptions& opts) {
     throw ConfigError("--model-name=" + opts.model_name + " does not agree with MODEL.name '" +
                       cfg.model.name + "' in " + opts.config);
   }
-  if (opts.log_interval < 1) throw ConfigError("--log-interval must be >= 1, got " + std::to_string(opts.log_interval));
-  if (opts.valid_interval < 0) throw ConfigError("--valid-interval must be >= 0, got " + std::to_string(opts.valid_interval));
-  if (opts.infer_topk < 1) throw ConfigError("--infer-topk must be >= 1, got " + std::to_string(opts.infer_topk));
-  if (opts.threads < 0) throw ConfigError("--threads must be >= 0, got " + std::to_string(opts.threads));
+  if (opts.log_interval < 1)
+    throw ConfigError("--log-interval must be >= 1, got " + std::to_string(opts.log_interval));
+  if (opts.valid_interval < 0)
+    throw ConfigError("--valid-interval must be >= 0, got " + std::to_string(opts.valid_interval));
+  if (opts.infer_topk < 1)
+    throw ConfigError("--infer-topk must be >= 1, got " + std::to_string(opts.infer_topk));
+  if (opts.threads < 0)
+    throw ConfigError("--threads must be >= 0, got " + std::to_string(opts.threads));
   return cfg;
 }
 

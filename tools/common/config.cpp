@@ -17,9 +17,10 @@ namespace {
 
 enum class Scope { kModel, kShared, kTrain };
 
-using Member = std::variant<int64_t SectionConfig::*, double SectionConfig::*, bool SectionConfig::*,
-                            std::string SectionConfig::*, std::vector<int64_t> SectionConfig::*,
-                            std::vector<double> SectionConfig::*>;
+using Member =
+    std::variant<int64_t SectionConfig::*, double SectionConfig::*, bool SectionConfig::*,
+                 std::string SectionConfig::*, std::vector<int64_t> SectionConfig::*,
+                 std::vector<double> SectionConfig::*>;
 
 struct Key {
   const char* name;
@@ -35,6 +36,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // THE schema. Keep configs/README.md in step (a unit test checks every key is documented there).
 const std::vector<Key>& keys() {
+  // clang-format off
   static const std::vector<Key> k = {
       {"name", Scope::kModel, &SectionConfig::name, -kInf, kInf, {}, "network id (case-insensitive); must agree with --model-name"},
       {"format", Scope::kModel, &SectionConfig::format, -kInf, kInf, {"video"}, "list format: `video` = video files (mp4/avi/mkv/mov/webm) or folders of img_00001.jpg frames"},
@@ -64,6 +66,7 @@ const std::vector<Key>& keys() {
       {"warmup_epochs", Scope::kTrain, &SectionConfig::warmup_epochs, 0, 1e6, {}, "linear LR warmup length in epochs (0 = none; not in the original)"},
       {"warmup_start_factor", Scope::kTrain, &SectionConfig::warmup_start_factor, 0, 1, {}, "warmup starts at learning_rate * this factor"},
   };
+  // clang-format on
   return k;
 }
 
@@ -245,8 +248,7 @@ std::string type_name(const Key& key) {
 
 using PendingMap = std::map<std::string, std::map<std::string, Pending>>;  // section -> key
 
-void add_pending(PendingMap& pm, const std::string& section, const std::string& key,
-                 Pending p) {
+void add_pending(PendingMap& pm, const std::string& section, const std::string& key, Pending p) {
   static const std::set<std::string> sections = {"MODEL", "TRAIN", "VALID", "TEST", "INFER"};
   if (!sections.count(section)) {
     throw ConfigError(p.origin + ": unknown section '" + section +
@@ -255,8 +257,8 @@ void add_pending(PendingMap& pm, const std::string& section, const std::string& 
   const Key* k = find_key(key);
   if (!k || !allowed_in(*k, section)) {
     std::string why = k ? "is not allowed in " + section : "is unknown";
-    throw ConfigError(p.origin + ": key " + section + "." + key + " " + why +
-                      " (keys of " + section + ": " + known_keys_in(section) + ")");
+    throw ConfigError(p.origin + ": key " + section + "." + key + " " + why + " (keys of " +
+                      section + ": " + known_keys_in(section) + ")");
   }
   pm[section][key] = std::move(p);
 }
@@ -268,8 +270,8 @@ void read_yaml(const std::string& path, PendingMap& pm) {
   try {
     root = YAML::Load(in);
   } catch (const YAML::Exception& e) {
-    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) + ": YAML syntax error: " +
-                      e.msg);
+    throw ConfigError(path + ":" + std::to_string(e.mark.line + 1) +
+                      ": YAML syntax error: " + e.msg);
   }
   if (root.IsNull()) return;  // empty file: defaults
   if (!root.IsMap()) throw ConfigError(path + ": the top level must be a mapping of sections");
@@ -346,7 +348,7 @@ std::vector<KeyDoc> config_keys() {
     KeyDoc d;
     d.key = k.name;
     d.type = type_name(k);
-    d.where = k.scope == Scope::kModel  ? "MODEL"
+    d.where = k.scope == Scope::kModel   ? "MODEL"
               : k.scope == Scope::kTrain ? "TRAIN"
                                          : "MODEL, TRAIN, VALID, TEST, INFER";
     d.default_value = value_text(k, defaults);

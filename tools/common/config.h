@@ -26,25 +26,25 @@ const char* mode_name(Mode mode);  // "TRAIN", "VALID", "TEST", "INFER"
 /// in `Config::section(Mode::kTrain)`; shared (reader) keys everywhere.
 struct SectionConfig {
   // --- MODEL only ---
-  std::string name = "TSN";           ///< network id, case-insensitive (TSN, ...)
-  std::string format = "video";       ///< list format: "video" (video files or frame folders)
-  int64_t num_classes = 400;          ///< number of classes
-  int64_t num_layers = 50;            ///< ResNet depth of the trunk: 18, 34, 50, 101, 152
-  double dropout = 0.0;               ///< dropout before the classifier (0 = none)
-  std::string label_map;              ///< class names, one per line ("" = use indices)
+  std::string name = "TSN";      ///< network id, case-insensitive (TSN, ...)
+  std::string format = "video";  ///< list format: "video" (video files or frame folders)
+  int64_t num_classes = 400;     ///< number of classes
+  int64_t num_layers = 50;       ///< ResNet depth of the trunk: 18, 34, 50, 101, 152
+  double dropout = 0.0;          ///< dropout before the classifier (0 = none)
+  std::string label_map;         ///< class names, one per line ("" = use indices)
   std::vector<double> image_mean{0.485, 0.456, 0.406};  ///< RGB mean, on [0,1] pixels
   std::vector<double> image_std{0.229, 0.224, 0.225};   ///< RGB std, on [0,1] pixels
   // --- shared reader keys: MODEL default, overridable per mode ---
-  int64_t seg_num = 3;                ///< segments sampled per video
-  int64_t seglen = 1;                 ///< consecutive frames per segment
-  int64_t short_size = 256;           ///< scale target of the short side
-  int64_t target_size = 224;          ///< crop size
+  int64_t seg_num = 3;                   ///< segments sampled per video
+  int64_t seglen = 1;                    ///< consecutive frames per segment
+  int64_t short_size = 256;              ///< scale target of the short side
+  int64_t target_size = 224;             ///< crop size
   std::string scale_mode = "group_4_3";  ///< "group_4_3" (original) or "short_side"
-  bool multi_scale_crop = false;      ///< TSM multi-scale crop (train only)
-  int64_t num_reader_threads = 12;    ///< decoding threads
-  int64_t buf_size = 4;               ///< batches prefetched by the loader
-  int64_t batch_size = 16;            ///< samples per batch (per process)
-  std::string filelist;               ///< list file "<path> <label>" per line
+  bool multi_scale_crop = false;         ///< TSM multi-scale crop (train only)
+  int64_t num_reader_threads = 12;       ///< decoding threads
+  int64_t buf_size = 4;                  ///< batches prefetched by the loader
+  int64_t batch_size = 16;               ///< samples per batch (per process)
+  std::string filelist;                  ///< list file "<path> <label>" per line
   // --- TRAIN only ---
   int64_t epoch = 45;                 ///< training epochs
   double learning_rate = 0.01;        ///< base learning rate
@@ -71,8 +71,8 @@ struct Config {
 /// One documented key of the schema (for configs/README.md and tests).
 struct KeyDoc {
   std::string key;
-  std::string type;      ///< int, float, bool, string, list[int], list[float]
-  std::string where;     ///< "MODEL", "MODEL, TRAIN/VALID/TEST/INFER", "TRAIN"
+  std::string type;   ///< int, float, bool, string, list[int], list[float]
+  std::string where;  ///< "MODEL", "MODEL, TRAIN/VALID/TEST/INFER", "TRAIN"
   std::string default_value;
   std::string range;
   std::string doc;

@@ -1,4 +1,5 @@
-// Class-name files: one name per line, line i = class i (e.g. ../shared/data/labels/kinetics400.txt).
+// Class-name files: one name per line, line i = class i (e.g.
+// ../shared/data/labels/kinetics400.txt).
 #pragma once
 
 #include <string>

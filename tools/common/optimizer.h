@@ -13,9 +13,9 @@
 
 namespace vc::app {
 
-/// g' = g + weight_decay * p;  v = momentum * v + g';  p -= lr * v   (Nesterov: p -= lr*(g' + m*v)).
-/// Same update as torch.optim.SGD(dampening=0); state is kept by parameter name so that it can be
-/// checkpointed and inspected from Python.
+/// g' = g + weight_decay * p;  v = momentum * v + g';  p -= lr * v   (Nesterov: p -= lr*(g' +
+/// m*v)). Same update as torch.optim.SGD(dampening=0); state is kept by parameter name so that it
+/// can be checkpointed and inspected from Python.
 class MomentumSgd {
  public:
   MomentumSgd(std::vector<std::pair<std::string, torch::Tensor>> named_params, double momentum,

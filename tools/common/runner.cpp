@@ -55,11 +55,21 @@ std::string json_escape(const std::string& s) {
   std::string out;
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += fmt("\\u%04x", c);
@@ -88,8 +98,8 @@ torch::Device setup_runtime(const CliOptions& opts) {
                       ": CUDA is not available (this LibTorch build or machine has no GPU); "
                       "use --device=cpu or --use_gpu=false");
   }
-  log_info(fmt("runtime: device %s, %d intra-op threads, seed %llu", device.str().c_str(),
-               threads, static_cast<unsigned long long>(opts.seed)));
+  log_info(fmt("runtime: device %s, %d intra-op threads, seed %llu", device.str().c_str(), threads,
+               static_cast<unsigned long long>(opts.seed)));
   return device;
 }
 
@@ -101,12 +111,14 @@ void make_dir(const std::string& dir) {
 
 std::string require_list(const SectionConfig& s, Mode mode) {
   if (s.filelist.empty()) {
-    throw ConfigError(std::string(mode_name(mode)) + ".filelist is empty: set it in the config or "
-                      "with --set " + mode_name(mode) + ".filelist=PATH");
+    throw ConfigError(std::string(mode_name(mode)) +
+                      ".filelist is empty: set it in the config or "
+                      "with --set " +
+                      mode_name(mode) + ".filelist=PATH");
   }
   if (!fs::is_regular_file(s.filelist)) {
-    throw IoError(std::string(mode_name(mode)) + ".filelist: list file not found: '" +
-                  s.filelist + "'");
+    throw IoError(std::string(mode_name(mode)) + ".filelist: list file not found: '" + s.filelist +
+                  "'");
   }
   return s.filelist;
 }
@@ -142,7 +154,8 @@ void log_skips(const data::Loader& loader, const std::string& what) {
   const auto r = loader.epoch_skips();
   if (r.skipped == 0) return;
   std::string reasons;
-  for (const auto& [why, n] : r.by_reason) reasons += fmt("%s%s: %zu", reasons.empty() ? "" : ", ", why.c_str(), n);
+  for (const auto& [why, n] : r.by_reason)
+    reasons += fmt("%s%s: %zu", reasons.empty() ? "" : ", ", why.c_str(), n);
   log_warn(fmt("%s: skipped %zu sample(s) (%s)", what.c_str(), r.skipped, reasons.c_str()));
 }
 
@@ -223,8 +236,7 @@ std::string topk_json(const EvalRow& r, const std::vector<std::string>& names) {
 
 Checkpoint make_checkpoint(const ModelEntry& entry, const CliOptions& opts, const Config& cfg,
                            const models::VideoModelImpl& model, const MomentumSgd& opt,
-                           int64_t epoch, int64_t step_in_epoch, int64_t global_step,
-                           double best) {
+                           int64_t epoch, int64_t step_in_epoch, int64_t global_step, double best) {
   Checkpoint c;
   c.model_name = entry.id;
   c.epoch = epoch;
@@ -268,7 +280,8 @@ int run_train(const CliOptions& opts) {
                  static_cast<long long>(resume.step_in_epoch),
                  static_cast<long long>(resume.global_step)));
   } else if (!opts.pretrain.empty()) {
-    if (!fs::is_regular_file(opts.pretrain)) throw IoError("--pretrain file not found: '" + opts.pretrain + "'");
+    if (!fs::is_regular_file(opts.pretrain))
+      throw IoError("--pretrain file not found: '" + opts.pretrain + "'");
     entry.load_pretrain(*model, opts.pretrain);
     log_info("loaded pretrained weights from " + opts.pretrain);
   }
@@ -336,9 +349,9 @@ int run_train(const CliOptions& opts) {
     while (auto batch = train_loader.next()) {
       const double data_time = seconds_since(t_data);
       const auto t_step = Clock::now();
-      auto x = batch->data.to(device);      // [N, T, 3*seglen, H, W]
-      auto y = batch->labels.to(device);    // [N]
-      auto logits = model->forward(x);      // [N, C]
+      auto x = batch->data.to(device);    // [N, T, 3*seglen, H, W]
+      auto y = batch->labels.to(device);  // [N]
+      auto logits = model->forward(x);    // [N, C]
       auto loss = torch::nn::functional::cross_entropy(logits, y);
       optimizer.zero_grad();
       loss.backward();
@@ -358,11 +371,12 @@ int run_train(const CliOptions& opts) {
       if (it % opts.log_interval == 0) {
         metrics::ClassificationMeter bm(num_classes);
         bm.update(cpu_logits, batch->labels, loss_v);
-        log_info(fmt("[TRAIN] epoch %lld/%lld iter %lld/%zu loss %.6f top1 %.2f top5 %.2f lr %.6g "
-                     "data %.3fs batch %.3fs %.1f clips/s ETA %s",
-                     static_cast<long long>(epoch), static_cast<long long>(epochs),
-                     static_cast<long long>(it), nb, loss_v, bm.top1(), bm.top5(), lr, data_time,
-                     batch_time, clips_s, format_duration(remaining).c_str()));
+        log_info(
+            fmt("[TRAIN] epoch %lld/%lld iter %lld/%zu loss %.6f top1 %.2f top5 %.2f lr %.6g "
+                "data %.3fs batch %.3fs %.1f clips/s ETA %s",
+                static_cast<long long>(epoch), static_cast<long long>(epochs),
+                static_cast<long long>(it), nb, loss_v, bm.top1(), bm.top5(), lr, data_time,
+                batch_time, clips_s, format_duration(remaining).c_str()));
       } else {
         progress(fmt("[TRAIN] epoch %lld iter %lld/%zu loss %.4f lr %.4g %.1f clips/s ETA %s",
                      static_cast<long long>(epoch), static_cast<long long>(it), nb, loss_v, lr,
@@ -372,8 +386,8 @@ int run_train(const CliOptions& opts) {
       if (g_stop.load()) {
         progress_done();
         const std::string path = ckpt_prefix + "_interrupted.pt";
-        const Checkpoint ck = make_checkpoint(entry, opts, cfg, *model, optimizer, epoch, it,
-                                              global_step, best);
+        const Checkpoint ck =
+            make_checkpoint(entry, opts, cfg, *model, optimizer, epoch, it, global_step, best);
         save_checkpoint(path, ck);
         copy_file_atomic(path, (fs::path(opts.save_dir) / "latest.pt").string());
         log_warn(fmt("interrupted: saved %s (epoch %lld, iteration %lld); resume with --resume=%s",
@@ -385,22 +399,24 @@ int run_train(const CliOptions& opts) {
     }
     progress_done();
     log_skips(train_loader, fmt("[TRAIN] epoch %lld", static_cast<long long>(epoch)));
-    log_info(fmt("[TRAIN] epoch %lld finished: loss %.6f top1 %.2f top5 %.2f (%lld clips), "
-                 "%s, average batch time %.3fs",
-                 static_cast<long long>(epoch), epoch_meter.loss(), epoch_meter.top1(),
-                 epoch_meter.top5(), static_cast<long long>(epoch_meter.count()),
-                 format_duration(seconds_since(t_epoch)).c_str(),
-                 it > 0 ? sum_batch / static_cast<double>(it) : 0.0));
+    log_info(
+        fmt("[TRAIN] epoch %lld finished: loss %.6f top1 %.2f top5 %.2f (%lld clips), "
+            "%s, average batch time %.3fs",
+            static_cast<long long>(epoch), epoch_meter.loss(), epoch_meter.top1(),
+            epoch_meter.top5(), static_cast<long long>(epoch_meter.count()),
+            format_duration(seconds_since(t_epoch)).c_str(),
+            it > 0 ? sum_batch / static_cast<double>(it) : 0.0));
 
     bool improved = false;
     if (valid_loader && (epoch + 1) % opts.valid_interval == 0) {
       metrics::ClassificationMeter vm(num_classes);
       evaluate(*model, *valid_loader, device, &vm, nullptr, 1, opts.log_interval, "VALID");
       log_skips(*valid_loader, "[VALID]");
-      log_info(fmt("[VALID] epoch %lld: loss %.6f top1 %.2f top5 %.2f mean class acc %.2f "
-                   "(%lld videos)",
-                   static_cast<long long>(epoch), vm.loss(), vm.top1(), vm.top5(),
-                   vm.mean_class_accuracy(), static_cast<long long>(vm.count())));
+      log_info(
+          fmt("[VALID] epoch %lld: loss %.6f top1 %.2f top5 %.2f mean class acc %.2f "
+              "(%lld videos)",
+              static_cast<long long>(epoch), vm.loss(), vm.top1(), vm.top5(),
+              vm.mean_class_accuracy(), static_cast<long long>(vm.count())));
       if (vm.top1() > best) {
         best = vm.top1();
         improved = true;
@@ -408,7 +424,8 @@ int run_train(const CliOptions& opts) {
     }
     const Checkpoint ck =
         make_checkpoint(entry, opts, cfg, *model, optimizer, epoch + 1, 0, global_step, best);
-    const std::string epoch_path = fmt("%s_epoch%lld.pt", ckpt_prefix.c_str(), static_cast<long long>(epoch));
+    const std::string epoch_path =
+        fmt("%s_epoch%lld.pt", ckpt_prefix.c_str(), static_cast<long long>(epoch));
     save_checkpoint(epoch_path, ck);
     copy_file_atomic(epoch_path, (fs::path(opts.save_dir) / "latest.pt").string());
     if (improved) copy_file_atomic(epoch_path, (fs::path(opts.save_dir) / "best.pt").string());
@@ -424,6 +441,7 @@ int run_test(const CliOptions& opts) {
   const ModelEntry& entry = find_model(cfg.model.name);
   const torch::Device device = setup_runtime(opts);
   const SectionConfig& ts = cfg.section(Mode::kTest);
+  require_list(ts, Mode::kTest);  // fail on a wrong path before the slow work
   auto model = entry.make_model(cfg, Mode::kTest);
   load_weights(*model, opts.weights);
   model->to(device);
@@ -432,16 +450,18 @@ int run_test(const CliOptions& opts) {
   const auto names = label_names(cfg);
   metrics::ClassificationMeter meter(cfg.model.num_classes);
   std::vector<EvalRow> rows;
-  log_info(fmt("[TEST] %s on %s: %zu videos, 1 view per video (seg_num %lld x seglen %lld, "
-               "centre crop %lld)",
-               entry.id.c_str(), ts.filelist.c_str(), ds->size(), static_cast<long long>(ts.seg_num),
-               static_cast<long long>(ts.seglen), static_cast<long long>(ts.target_size)));
+  log_info(
+      fmt("[TEST] %s on %s: %zu videos, 1 view per video (seg_num %lld x seglen %lld, "
+          "centre crop %lld)",
+          entry.id.c_str(), ts.filelist.c_str(), ds->size(), static_cast<long long>(ts.seg_num),
+          static_cast<long long>(ts.seglen), static_cast<long long>(ts.target_size)));
   evaluate(*model, loader, device, &meter, &rows, 5, opts.log_interval, "TEST");
   log_skips(loader, "[TEST]");
-  log_info(fmt("[TEST] finished: loss %.6f top1 %.2f top5 %.2f mean class acc %.2f "
-               "(%lld of %zu videos evaluated)",
-               meter.loss(), meter.top1(), meter.top5(), meter.mean_class_accuracy(),
-               static_cast<long long>(meter.count()), ds->size()));
+  log_info(
+      fmt("[TEST] finished: loss %.6f top1 %.2f top5 %.2f mean class acc %.2f "
+          "(%lld of %zu videos evaluated)",
+          meter.loss(), meter.top1(), meter.top5(), meter.mean_class_accuracy(),
+          static_cast<long long>(meter.count()), ds->size()));
 
   make_dir(opts.save_dir);
   std::ostringstream jl;
@@ -464,12 +484,13 @@ int run_test(const CliOptions& opts) {
   const std::string cm_path = (fs::path(opts.save_dir) / "confusion_matrix.csv").string();
   write_file_atomic(cm_path, cm.str());
   const std::string metrics_path = (fs::path(opts.save_dir) / "test_metrics.json").string();
-  write_file_atomic(metrics_path,
-                    fmt("{\"model\": \"%s\", \"weights\": \"%s\", \"videos\": %lld, \"loss\": %.6f, "
-                        "\"top1\": %.4f, \"top5\": %.4f, \"mean_class_accuracy\": %.4f}\n",
-                        entry.id.c_str(), json_escape(opts.weights).c_str(),
-                        static_cast<long long>(meter.count()), meter.loss(), meter.top1(),
-                        meter.top5(), meter.mean_class_accuracy()));
+  write_file_atomic(
+      metrics_path,
+      fmt("{\"model\": \"%s\", \"weights\": \"%s\", \"videos\": %lld, \"loss\": %.6f, "
+          "\"top1\": %.4f, \"top5\": %.4f, \"mean_class_accuracy\": %.4f}\n",
+          entry.id.c_str(), json_escape(opts.weights).c_str(),
+          static_cast<long long>(meter.count()), meter.loss(), meter.top1(), meter.top5(),
+          meter.mean_class_accuracy()));
   log_info("wrote " + results + ", " + cm_path + ", " + metrics_path);
   return 0;
 }
@@ -479,6 +500,7 @@ int run_infer(const CliOptions& opts) {
   const ModelEntry& entry = find_model(cfg.model.name);
   const torch::Device device = setup_runtime(opts);
   const SectionConfig& is = cfg.section(Mode::kInfer);
+  require_list(is, Mode::kInfer);
   auto model = entry.make_model(cfg, Mode::kInfer);
   load_weights(*model, opts.weights);
   model->to(device);
@@ -500,9 +522,9 @@ int run_infer(const CliOptions& opts) {
   make_dir(opts.save_dir);
   std::ostringstream jl;
   for (const auto& r : rows) {
-    jl << "{\"id\": \"" << json_escape(r.id) << "\", \"line\": " << r.line_no << ", \"label\": "
-       << (r.label >= 0 ? std::to_string(r.label) : "null") << ", \"topk\": " << topk_json(r, names)
-       << "}\n";
+    jl << "{\"id\": \"" << json_escape(r.id) << "\", \"line\": " << r.line_no
+       << ", \"label\": " << (r.label >= 0 ? std::to_string(r.label) : "null")
+       << ", \"topk\": " << topk_json(r, names) << "}\n";
   }
   for (const auto& f : failures) jl << "{\"error\": \"" << json_escape(f) << "\"}\n";
   const std::string out = (fs::path(opts.save_dir) / (entry.id + "_infer.jsonl")).string();
@@ -516,13 +538,14 @@ int run_infer(const CliOptions& opts) {
     if (id.size() > 40) id = id.substr(0, 37) + "...";
     std::string preds;
     for (std::size_t j = 0; j < std::min<std::size_t>(3, r.classes.size()); ++j) {
-      preds += fmt("%s%s (%.3f)", j ? ", " : "", class_name(names, r.classes[j]).c_str(), r.scores[j]);
+      preds +=
+          fmt("%s%s (%.3f)", j ? ", " : "", class_name(names, r.classes[j]).c_str(), r.scores[j]);
     }
     table << fmt("%-40s %-6zu %s\n", id.c_str(), r.line_no, preds.c_str());
   }
   std::cout << table.str();
-  log_info(fmt("[INFER] %zu video(s) predicted, %zu failed; wrote %s", rows.size(),
-               failures.size(), out.c_str()));
+  log_info(fmt("[INFER] %zu video(s) predicted, %zu failed; wrote %s", rows.size(), failures.size(),
+               out.c_str()));
   return 0;
 }
 
