@@ -5,16 +5,21 @@
 
 #include <opencv2/core.hpp>
 
+#include "datareader/ffmpeg_decoder.h"
 #include "datareader/sampling.h"
 
 namespace vc::data {
 
 const char* to_string(Phase p) {
   switch (p) {
-    case Phase::kTrain: return "train";
-    case Phase::kValid: return "valid";
-    case Phase::kTest: return "test";
-    case Phase::kInfer: return "infer";
+    case Phase::kTrain:
+      return "train";
+    case Phase::kValid:
+      return "valid";
+    case Phase::kTest:
+      return "test";
+    case Phase::kInfer:
+      return "infer";
   }
   return "?";
 }
@@ -40,8 +45,9 @@ torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsR
   if (frames.empty()) throw std::invalid_argument("transform_clip: no frames");
   const int64_t F = static_cast<int64_t>(frames.size());
   if (F != opts.seg_num * opts.seglen) {
-    throw std::invalid_argument("transform_clip: got " + std::to_string(F) + " frames, expected seg_num*seglen = " +
-                                std::to_string(opts.seg_num * opts.seglen));
+    throw std::invalid_argument(
+        "transform_clip: got " + std::to_string(F) +
+        " frames, expected seg_num*seglen = " + std::to_string(opts.seg_num * opts.seglen));
   }
   const cv::Size target(static_cast<int>(opts.target_size), static_cast<int>(opts.target_size));
   std::vector<cv::Mat> imgs = group_scale(frames, opts.short_size, opts.scale_mode);
@@ -56,23 +62,28 @@ torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsR
     imgs = group_crop(imgs, center_crop_rect(imgs[0].size(), target));
   }
   // [seg_num*seglen, 3, H, W] in memory == [seg_num, seglen*3, H, W]
-  torch::Tensor clip = torch::empty({opts.seg_num, 3 * opts.seglen, target.height, target.width},
-                                    torch::kFloat32);
+  torch::Tensor clip =
+      torch::empty({opts.seg_num, 3 * opts.seglen, target.height, target.width}, torch::kFloat32);
   normalize_to_chw(imgs, opts.image_mean, opts.image_std, clip.data_ptr<float>());
   return clip;  // [seg_num, 3*seglen, target, target]
 }
 
 std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::string& path,
                                       int64_t seg_num, int64_t seglen, bool train, Rng& rng,
-                                      int64_t* out_num_frames) {
+                                      int64_t* out_num_frames, const ClipScale* scale) {
   std::unique_ptr<VideoSource> src = decoder.open(path);
+  auto out_size = [&](const VideoSource& s) {
+    const cv::Size native = s.frame_size();
+    if (!scale || native.empty()) return cv::Size();
+    return group_scale_size(native, scale->short_size, scale->mode);
+  };
   int64_t L = src->frame_count();
   if (L < 1) throw DecodeError(path, "no decodable frames");
   const Rng entry_state = rng;
   Rng local = rng;
   std::vector<int64_t> idx = segment_indices(L, seg_num, seglen, train, local);
   std::vector<int64_t> need = unique_sorted(idx);
-  FrameReadResult r = src->read(need);
+  FrameReadResult r = src->read_scaled(need, out_size(*src));
   if (r.frames.size() < need.size()) {
     // The container's frame count lied: resample from the frames actually decoded.
     if (!r.ended_early || r.frames_decoded < 1) {
@@ -84,7 +95,7 @@ std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::st
     idx = segment_indices(L, seg_num, seglen, train, local);
     need = unique_sorted(idx);
     src = decoder.open(path);
-    r = src->read(need);
+    r = src->read_scaled(need, out_size(*src));
     if (r.frames.size() < need.size()) {
       throw DecodeError(path, "decoding failed",
                         "stream ended at frame " + std::to_string(r.frames_decoded) +
@@ -110,8 +121,19 @@ void check_positive(const std::string& list, const char* name, int64_t v) {
 }
 }  // namespace
 
+namespace {
+std::shared_ptr<const VideoDecoder> decoder_for(const std::string& list,
+                                                const KineticsReaderOptions& o) {
+  try {
+    return make_video_decoder(o.decoder, o.decode_timeout_s);
+  } catch (const DataError& e) {
+    throw DataError("Kinetics reader for " + list + ": option decoder: " + e.what());
+  }
+}
+}  // namespace
+
 KineticsDataset::KineticsDataset(const std::string& list_path, KineticsReaderOptions opts)
-    : KineticsDataset(list_path, std::move(opts), default_video_decoder()) {}
+    : KineticsDataset(list_path, opts, decoder_for(list_path, opts)) {}
 
 KineticsDataset::KineticsDataset(const std::string& list_path, KineticsReaderOptions opts,
                                  std::shared_ptr<const VideoDecoder> decoder)
@@ -160,8 +182,10 @@ Sample KineticsDataset::get(std::size_t index, uint64_t seed) const {
   s.index = index;
   try {
     Rng rng(seed);
+    const ClipScale scale{opts_.short_size, opts_.scale_mode};
     std::vector<cv::Mat> frames =
-        load_clip_frames(*decoder_, e.path, opts_.seg_num, opts_.seglen, train, rng);
+        load_clip_frames(*decoder_, e.path, opts_.seg_num, opts_.seglen, train, rng, nullptr,
+                         opts_.decode_to_scale ? &scale : nullptr);
     s.clip = transform_clip(frames, opts_, rng);
   } catch (const SampleError&) {
     throw;

@@ -35,6 +35,17 @@ struct KineticsReaderOptions {
   std::array<float, 3> image_mean{0.485f, 0.456f, 0.406f};
   std::array<float, 3> image_std{0.229f, 0.224f, 0.225f};
   bool require_label = true;  // false for infer
+  // Decoder of video files: "ffmpeg" (FFmpeg's libraries directly: seeks to the sampled
+  // segments, decodes only what they need) or "opencv" (cv::VideoCapture, walks the stream).
+  // Frame folders are read with cv::imread either way.
+  std::string decoder = "ffmpeg";
+  // ffmpeg: wall-clock bound of opening + decoding one video (DecodeError "decode timeout",
+  // the sample is skipped); <= 0: none.
+  double decode_timeout_s = 30.0;
+  // Ask the decoder for frames already at the group_scale size (ffmpeg: one fused
+  // resize + YUV->RGB sws_scale, SWS_BILINEAR; opencv: cv::resize after decoding, the same as
+  // group_scale); group_scale is then a no-op.
+  bool decode_to_scale = true;
 };
 
 // A per-sample failure (missing/undecodable file, ...). what() = "<path> (list line N): <reason>";
@@ -79,6 +90,13 @@ class Dataset {
 torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsReaderOptions& opts,
                              Rng& rng);
 
+// Optional output-size request of load_clip_frames: frames come back at
+// group_scale_size(native size, short_size, mode) when the source knows its native size.
+struct ClipScale {
+  int64_t short_size = 256;
+  ScaleMode mode = ScaleMode::kGroup43;
+};
+
 // Decodes the sampled frames of `path` (segment-major, RGB) using `decoder`. If the container's
 // frame count lies (the stream ends before a needed index), the number of frames actually
 // decoded becomes the frame count and the indices are resampled from it, replaying `rng` from
@@ -86,12 +104,14 @@ torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsR
 // path) on failure; `out_num_frames` receives the frame count used.
 std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::string& path,
                                       int64_t seg_num, int64_t seglen, bool train, Rng& rng,
-                                      int64_t* out_num_frames = nullptr);
+                                      int64_t* out_num_frames = nullptr,
+                                      const ClipScale* scale = nullptr);
 
 class KineticsDataset : public Dataset {
  public:
   // Parses the list (throws DataError when missing or when no line is usable) and validates the
-  // options (throws DataError naming the option and value).
+  // options (throws DataError naming the option and value). The first form decodes with
+  // make_video_decoder(opts.decoder, opts.decode_timeout_s); the second with `decoder`.
   KineticsDataset(const std::string& list_path, KineticsReaderOptions opts);
   KineticsDataset(const std::string& list_path, KineticsReaderOptions opts,
                   std::shared_ptr<const VideoDecoder> decoder);

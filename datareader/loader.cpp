@@ -193,8 +193,13 @@ std::optional<Batch> Loader::next() {
     }
   }
   if (s.consume_pos >= N && s.good == 0 && N > 0) {
+    std::string reasons;
+    for (const auto& [why, n] : s.skips.by_reason) {
+      reasons += (reasons.empty() ? "" : ", ") + why + ": " + std::to_string(n);
+    }
     throw DataError("all " + std::to_string(N) + " samples of epoch " + std::to_string(s.epoch) +
-                    " failed to load; first failure: " + s.first_error);
+                    " failed to load, nothing to train or evaluate on (" + reasons +
+                    "); first failure: " + s.first_error);
   }
   lk.unlock();
   if (samples.empty() || (s.opts.drop_last && samples.size() < B)) return std::nullopt;
@@ -215,7 +220,7 @@ std::optional<Batch> Loader::next() {
     b.line_nos.push_back(smp.line_no);
     b.indices.push_back(smp.index);
   }
-  b.data = torch::stack(clips, 0);  // [N, seg_num, 3*seglen, H, W]
+  b.data = torch::stack(clips, 0);                  // [N, seg_num, 3*seglen, H, W]
   b.labels = torch::tensor(labels, torch::kInt64);  // [N]
   return b;
 }

@@ -4,7 +4,9 @@
 // dataset index i is drawn with seed f(seed, epoch, i); batches are reassembled in order, so the
 // same seed gives bit-identical batches in the same order whatever num_threads is.
 // Samples whose get() throws DataError are skipped with a warning and the batch is filled from
-// the following samples (batches stay full except the last).
+// the following samples (batches stay full except the last). If every sample of an epoch fails,
+// next() throws DataError "all N samples of epoch E failed to load ... (<reason>: <count>, ...);
+// first failure: <warning>".
 #pragma once
 
 #include <cstddef>
@@ -24,8 +26,13 @@ namespace vc::data {
 
 struct LoaderOptions {
   int64_t batch_size = 1;
-  int num_threads = 1;       // worker threads; 0 = load in the calling thread inside next()
-  int prefetch_batches = 2;  // at most this many batches' worth of samples loaded ahead
+  int num_threads = 1;  // worker threads; 0 = load in the calling thread inside next()
+  // At most this many batches' worth of samples are loaded (or being loaded) ahead of the
+  // consumer. Decoded samples held by the loader at any time: at most
+  // (prefetch_batches + 1) * batch_size (the ones ahead plus the batch being assembled), plus,
+  // right after start_epoch() interrupts an epoch, the <= num_threads stale ones still loading.
+  // Values < 1 count as 1. (tests/datareader/bad_input_test.cpp LoaderMemoryBound)
+  int prefetch_batches = 2;
   bool shuffle = false;
   uint64_t seed = 0;
   bool drop_last = false;  // drop the final partial batch (the 2019 reader's behaviour)

@@ -23,13 +23,20 @@ std::string frame_file(const std::string& folder, const std::string& pattern, in
 cv::Mat to_rgb(const cv::Mat& in, const std::string& what) {
   if (in.empty()) throw DecodeError(what, "empty frame");
   if (in.depth() != CV_8U) {
-    throw DecodeError(what, "unsupported pixel depth", "OpenCV depth " + std::to_string(in.depth()));
+    throw DecodeError(what, "unsupported pixel depth",
+                      "OpenCV depth " + std::to_string(in.depth()));
   }
   cv::Mat out;
   switch (in.channels()) {
-    case 3: cv::cvtColor(in, out, cv::COLOR_BGR2RGB); break;
-    case 4: cv::cvtColor(in, out, cv::COLOR_BGRA2RGB); break;
-    case 1: cv::cvtColor(in, out, cv::COLOR_GRAY2RGB); break;
+    case 3:
+      cv::cvtColor(in, out, cv::COLOR_BGR2RGB);
+      break;
+    case 4:
+      cv::cvtColor(in, out, cv::COLOR_BGRA2RGB);
+      break;
+    case 1:
+      cv::cvtColor(in, out, cv::COLOR_GRAY2RGB);
+      break;
     default:
       throw DecodeError(what, "unsupported channel count", std::to_string(in.channels()));
   }
@@ -70,8 +77,13 @@ class FramesFolderSource final : public VideoSource {
 class CaptureSource final : public VideoSource {
  public:
   CaptureSource(std::string path, std::unique_ptr<cv::VideoCapture> cap, int64_t count)
-      : path_(std::move(path)), cap_(std::move(cap)), count_(count) {}
+      : path_(std::move(path)), cap_(std::move(cap)), count_(count) {
+    const double w = cap_->get(cv::CAP_PROP_FRAME_WIDTH), h = cap_->get(cv::CAP_PROP_FRAME_HEIGHT);
+    if (w >= 1 && h >= 1 && w < 1e5 && h < 1e5)
+      size_ = cv::Size(static_cast<int>(w), static_cast<int>(h));
+  }
   int64_t frame_count() const override { return count_; }
+  cv::Size frame_size() const override { return size_; }
   FrameReadResult read(const std::vector<int64_t>& sorted_indices) override {
     FrameReadResult r;
     int64_t pos = -1;  // index of the last grabbed frame
@@ -106,6 +118,7 @@ class CaptureSource final : public VideoSource {
   std::string path_;
   std::unique_ptr<cv::VideoCapture> cap_;
   int64_t count_;
+  cv::Size size_;
 };
 
 std::unique_ptr<cv::VideoCapture> open_capture(const std::string& path) {
@@ -151,7 +164,8 @@ class OpenCvDecoder final : public VideoDecoder {
       try {
         while (cap->grab()) ++n;
       } catch (const cv::Exception& e) {
-        throw DecodeError(path, "decoding failed", std::string("while counting frames: ") + e.what());
+        throw DecodeError(path, "decoding failed",
+                          std::string("while counting frames: ") + e.what());
       }
       if (n == 0) throw DecodeError(path, "no decodable frames");
       count = n;
@@ -172,6 +186,19 @@ DecodeError::DecodeError(const std::string& path, const std::string& reason,
       path_(path),
       reason_(reason),
       detail_(detail) {}
+
+FrameReadResult VideoSource::read_scaled(const std::vector<int64_t>& sorted_indices,
+                                         cv::Size out_size) {
+  FrameReadResult r = read(sorted_indices);
+  if (out_size.empty()) return r;
+  for (cv::Mat& f : r.frames) {
+    if (f.size() == out_size) continue;
+    cv::Mat scaled;
+    cv::resize(f, scaled, out_size, 0, 0, cv::INTER_LINEAR);
+    f = scaled;
+  }
+  return r;
+}
 
 int64_t count_frame_files(const std::string& folder, const std::string& frame_pattern) {
   int64_t n = 0;

@@ -1,6 +1,7 @@
-// Video decoding behind an interface, so that another backend (e.g. FFmpeg-direct) can slot in.
-// Two readers are provided: OpenCV VideoCapture (FFmpeg backend; mp4 / avi / mkv / mov / ...)
-// and a folder of frames named img_00001.jpg, img_00002.jpg, ... (the "rawframes" layout).
+// Video decoding behind an interface. Backends: FFmpeg's libraries directly
+// (datareader/ffmpeg_decoder.h: seeks, decodes only what is sampled; the Kinetics reader's
+// default), OpenCV VideoCapture (FFmpeg backend; walks the stream forward), and a folder of
+// frames named img_00001.jpg, img_00002.jpg, ... (the "rawframes" layout, cv::imread).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,13 @@ struct FrameReadResult {
   std::vector<cv::Mat> frames;
   bool ended_early = false;    // the stream ended before the largest requested index
   int64_t frames_decoded = 0;  // frames walked through; the true frame count when ended_early
+  // Statistics (FFmpeg decoder; others leave them 0): pictures the codec produced, packets sent
+  // to it, seeks done, and requested frames that could not be decoded and were replaced by the
+  // nearest decoded one (see docs/reader.md).
+  int64_t pictures_decoded = 0;
+  int64_t packets_sent = 0;
+  int64_t seeks = 0;
+  int64_t substituted = 0;
 };
 
 // One opened video. Not thread-safe; open one per sample.
@@ -45,6 +53,13 @@ class VideoSource {
   // once: only the requested frames are decoded to pixels. Call at most once per source.
   // Throws DecodeError (naming the file) on a hard failure.
   virtual FrameReadResult read(const std::vector<int64_t>& sorted_indices) = 0;
+  // Native frame size (width, height) when the source knows it before decoding, else empty.
+  virtual cv::Size frame_size() const { return {}; }
+  // read(), with every frame resized to `out_size` (empty: native size). The default decodes
+  // then cv::resize(INTER_LINEAR)s; the FFmpeg decoder converts straight to the size (one
+  // sws_scale, SWS_BILINEAR). Call at most once per source, instead of read().
+  virtual FrameReadResult read_scaled(const std::vector<int64_t>& sorted_indices,
+                                      cv::Size out_size);
 };
 
 class VideoDecoder {
@@ -56,9 +71,10 @@ class VideoDecoder {
   virtual std::string name() const = 0;
 };
 
-// The default decoder: a folder -> frames folder (img_%05d.jpg, cv::imread, BGR->RGB);
+// The OpenCV decoder: a folder -> frames folder (img_%05d.jpg, cv::imread, BGR->RGB);
 // a file -> cv::VideoCapture with the FFmpeg backend (grab() up to the largest needed index,
 // retrieve() only the sampled frames, BGR->RGB).
+// (The Kinetics reader defaults to the FFmpeg decoder instead: KineticsReaderOptions::decoder.)
 std::shared_ptr<const VideoDecoder> default_video_decoder();
 
 // Same as default_video_decoder() but with another frame-file pattern (printf-style, 1-based).

@@ -57,15 +57,15 @@ TEST(FileList, BadLabelsSkipWithListAndLineInMessage) {
   TempDir tmp;
   const std::string list = tmp.file("bad.list");
   write_file(list,
-             "ok.mp4 1\n"          // 1
-             "nolabel.mp4\n"       // 2 missing
-             "x.mp4 abc\n"         // 3 non-integer
-             "y.mp4 1.5\n"         // 4 non-integer
-             "z.mp4 -2\n"          // 5 negative
-             "w.mp4 400\n"         // 6 out of range
-             "v.mp4 2 extra\n"     // 7 too many columns
+             "ok.mp4 1\n"                    // 1
+             "nolabel.mp4\n"                 // 2 missing
+             "x.mp4 abc\n"                   // 3 non-integer
+             "y.mp4 1.5\n"                   // 4 non-integer
+             "z.mp4 -2\n"                    // 5 negative
+             "w.mp4 400\n"                   // 6 out of range
+             "v.mp4 2 extra\n"               // 7 too many columns
              "u.mp4 99999999999999999999\n"  // 8 overflow
-             "good.mp4 399\n");    // 9
+             "good.mp4 399\n");              // 9
   const ListParseResult r = parse_file_list(list, true, 400);
   ASSERT_EQ(r.entries.size(), 2u);
   EXPECT_EQ(r.entries[0].line_no, 1u);

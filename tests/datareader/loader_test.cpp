@@ -259,16 +259,16 @@ TEST(Loader, BadFilesAreSkippedWithWarningsAndBatchesRefilled) {
   make_frames_folder(fx.tmp.file("bad/emptyfolder"), 0, 8, 8, 0);
   const std::string list = fx.tmp.file("lists/mixed.list");
   write_file(list,
-             "../frames/v0 0\n"         // 1
-             "../bad/missing.mp4 1\n"   // 2
-             "../frames/v1 1\n"         // 3
-             "../bad/random.mp4 2\n"    // 4
-             "../bad/zero.mp4 3\n"      // 5
-             "../frames/v2 2\n"         // 6
-             "../bad/random.avi 4\n"    // 7
-             "../bad/emptyfolder 0\n"   // 8
-             "../frames/v3 3\n"         // 9
-             "../frames/v4 4\n");       // 10
+             "../frames/v0 0\n"        // 1
+             "../bad/missing.mp4 1\n"  // 2
+             "../frames/v1 1\n"        // 3
+             "../bad/random.mp4 2\n"   // 4
+             "../bad/zero.mp4 3\n"     // 5
+             "../frames/v2 2\n"        // 6
+             "../bad/random.avi 4\n"   // 7
+             "../bad/emptyfolder 0\n"  // 8
+             "../frames/v3 3\n"        // 9
+             "../frames/v4 4\n");      // 10
   KineticsReaderOptions o = small_train_opts();
   o.phase = Phase::kTest;
   auto ds = std::make_shared<KineticsDataset>(list, o);

@@ -52,6 +52,8 @@ const std::vector<Key>& keys() {
       {"target_size", Scope::kShared, &SectionConfig::target_size, 8, 4096, {}, "crop size (random crop in TRAIN, centre crop otherwise); <= short_size"},
       {"scale_mode", Scope::kShared, &SectionConfig::scale_mode, -kInf, kInf, {"group_4_3", "short_side"}, "`group_4_3`: the original, resize to a fixed 4:3 frame (S x 4S/3); `short_side`: keep the aspect ratio"},
       {"multi_scale_crop", Scope::kShared, &SectionConfig::multi_scale_crop, -kInf, kInf, {}, "TSM multi-scale crop before the random crop (TRAIN only; ignored elsewhere)"},
+      {"decoder", Scope::kShared, &SectionConfig::decoder, -kInf, kInf, {"ffmpeg", "opencv"}, "video decoder: `ffmpeg` (FFmpeg libraries directly: seeks, skips unneeded frames, scales while converting) or `opencv` (cv::VideoCapture)"},
+      {"decode_timeout_s", Scope::kShared, &SectionConfig::decode_timeout_s, 0.001, 86400, {}, "per-video decode time limit in seconds; a video that takes longer is skipped as \"decode timeout\""},
       {"num_reader_threads", Scope::kShared, &SectionConfig::num_reader_threads, 1, 256, {}, "decoding threads of the loader"},
       {"buf_size", Scope::kShared, &SectionConfig::buf_size, 1, 4096, {}, "batches the loader may prefetch (the original counted samples; values above 64 are clamped to 64)"},
       {"batch_size", Scope::kShared, &SectionConfig::batch_size, 1, 1e6, {}, "samples per batch"},

@@ -41,6 +41,8 @@ struct SectionConfig {
   int64_t target_size = 224;             ///< crop size
   std::string scale_mode = "group_4_3";  ///< "group_4_3" (original) or "short_side"
   bool multi_scale_crop = false;         ///< TSM multi-scale crop (train only)
+  std::string decoder = "ffmpeg";        ///< video decoder: "ffmpeg" (seeking, exact) or "opencv"
+  double decode_timeout_s = 30.0;        ///< per-video decode time limit in seconds
   int64_t num_reader_threads = 12;       ///< decoding threads
   int64_t buf_size = 4;                  ///< batches prefetched by the loader
   int64_t batch_size = 16;               ///< samples per batch (per process)

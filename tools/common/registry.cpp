@@ -42,6 +42,8 @@ data::KineticsReaderOptions kinetics_options(const Config& cfg, Mode mode) {
   o.scale_mode =
       s.scale_mode == "short_side" ? data::ScaleMode::kShortSide : data::ScaleMode::kGroup43;
   o.multi_scale_crop = s.multi_scale_crop && mode == Mode::kTrain;
+  o.decoder = s.decoder;
+  o.decode_timeout_s = s.decode_timeout_s;
   for (int c = 0; c < 3; ++c) {
     o.image_mean[c] = static_cast<float>(cfg.model.image_mean[c]);
     o.image_std[c] = static_cast<float>(cfg.model.image_std[c]);

@@ -1,0 +1,504 @@
+// benchmark_reader: throughput and memory of the full Kinetics training input pipeline
+// (decode -> sample -> transform -> batch) through the real threaded Loader.
+//
+//   benchmark_reader --list L --preset {tsn,tsm,stnet,nonlocal} --threads N
+//                    [--batch-size 8] [--clips C | --epochs E] [--prefetch 2] [--seed 0]
+//
+// Prints clips/s, ms/clip, frames decoded per clip, peak RSS and the RSS at the end of every
+// epoch, then one machine-readable line starting with "RESULT " (key=value pairs), the same
+// line the Python peers in tools/peers/ print. Results and commands: docs/benchmarks.md.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+#include <opencv2/core.hpp>
+
+#include "datareader/file_list.h"
+#include "datareader/kinetics_reader.h"
+#include "datareader/loader.h"
+#include "datareader/rng.h"
+#include "datareader/sampling.h"
+#include "datareader/transforms.h"
+#include "datareader/video_decoder.h"
+#if VC_BENCH_HAVE_FFMPEG_DECODER  // set by tools/CMakeLists.txt when vc_datareader compiles it
+#include "datareader/ffmpeg_decoder.h"
+#endif
+
+namespace {
+
+using namespace vc::data;
+
+// ---------------------------------------------------------------------------------------------
+// Memory: VmHWM (peak resident set) and VmRSS from /proc/self/status, in MiB (-1 if absent).
+double proc_status_mib(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string k = std::string(key) + ":";
+  while (std::getline(in, line)) {
+    if (line.compare(0, k.size(), k) == 0) {
+      std::istringstream ss(line.substr(k.size()));
+      double kb = 0;
+      ss >> kb;
+      return kb / 1024.0;
+    }
+  }
+  return -1.0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frame counting: a decoder wrapper summing, over every read, the frames the codec decoded
+// (FrameReadResult::pictures_decoded where the decoder reports it -- the FFmpeg decoder --, else
+// frames_decoded, the frames walked through: OpenCV's grab() decodes every one of them) and the
+// frames converted to RGB; a dataset wrapper counts the clips loaded. Both count what the
+// workers did, including clips prefetched past the end of a bounded run, so frames/clip is exact.
+struct Counters {
+  std::atomic<int64_t> frames_decoded{0};
+  std::atomic<int64_t> frames_converted{0};
+  std::atomic<int64_t> packets{0};
+  std::atomic<int64_t> seeks{0};
+  std::atomic<int64_t> reads{0};
+  std::atomic<int64_t> clips{0};
+};
+
+class CountingSource final : public VideoSource {
+ public:
+  CountingSource(std::unique_ptr<VideoSource> inner, Counters* c)
+      : inner_(std::move(inner)), c_(c) {}
+  int64_t frame_count() const override { return inner_->frame_count(); }
+  FrameReadResult read(const std::vector<int64_t>& sorted_indices) override {
+    return count(inner_->read(sorted_indices));
+  }
+  cv::Size frame_size() const override { return inner_->frame_size(); }
+  FrameReadResult read_scaled(const std::vector<int64_t>& sorted_indices,
+                              cv::Size out_size) override {
+    return count(inner_->read_scaled(sorted_indices, out_size));
+  }
+
+ private:
+  FrameReadResult count(FrameReadResult r) {
+    c_->frames_decoded += r.pictures_decoded > 0 ? r.pictures_decoded : r.frames_decoded;
+    c_->frames_converted += static_cast<int64_t>(r.frames.size());
+    c_->packets += r.packets_sent;
+    c_->seeks += r.seeks;
+    c_->reads += 1;
+    return r;
+  }
+
+  std::unique_ptr<VideoSource> inner_;
+  Counters* c_;
+};
+
+class CountingDecoder final : public VideoDecoder {
+ public:
+  CountingDecoder(std::shared_ptr<const VideoDecoder> inner, Counters* c)
+      : inner_(std::move(inner)), c_(c) {}
+  std::unique_ptr<VideoSource> open(const std::string& path) const override {
+    return std::make_unique<CountingSource>(inner_->open(path), c_);
+  }
+  std::string name() const override { return inner_->name(); }
+
+ private:
+  std::shared_ptr<const VideoDecoder> inner_;
+  Counters* c_;
+};
+
+class CountingDataset final : public Dataset {
+ public:
+  CountingDataset(std::shared_ptr<const Dataset> inner, Counters* c)
+      : inner_(std::move(inner)), c_(c) {}
+  std::size_t size() const override { return inner_->size(); }
+  Sample get(std::size_t index, uint64_t seed) const override {
+    Sample s = inner_->get(index, seed);
+    c_->clips += 1;
+    return s;
+  }
+  const ListEntry& entry(std::size_t index) const override { return inner_->entry(index); }
+
+ private:
+  std::shared_ptr<const Dataset> inner_;
+  Counters* c_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Non-local emulation. The Non-local reader (spec §3.3) is not written yet; this dataset does
+// its TRAIN work with the datareader pieces: 8 frames at stride 8 from start =
+// randint(0, L - 64) (0 when L <= 64), indices modulo L; short side -> randint(256, 319)
+// (aspect kept; decoded straight to that size where the decoder can); random 224 crop; flip p=0.5;
+// (x - 114.75) / 57.375 on 0..255 values; layout [3, 8, 224, 224].
+class NonlocalEmulationDataset final : public Dataset {
+ public:
+  NonlocalEmulationDataset(const std::string& list, std::shared_ptr<const VideoDecoder> decoder)
+      : decoder_(std::move(decoder)) {
+    ListParseResult parsed = parse_file_list(list, /*require_label=*/true, /*num_classes=*/0);
+    entries_ = std::move(parsed.entries);
+    if (entries_.empty()) throw DataError("list file " + list + " has no usable lines");
+  }
+  std::size_t size() const override { return entries_.size(); }
+  const ListEntry& entry(std::size_t index) const override { return entries_.at(index); }
+
+  Sample get(std::size_t index, uint64_t seed) const override {
+    constexpr int64_t kLen = 8, kRate = 8, kCrop = 224, kScaleMin = 256, kScaleMax = 320;
+    const ListEntry& e = entry(index);
+    Sample s;
+    s.label = e.label;
+    s.path = e.path;
+    s.line_no = e.line_no;
+    s.index = index;
+    try {
+      Rng rng(seed);
+      std::unique_ptr<VideoSource> src = decoder_->open(e.path);
+      int64_t L = src->frame_count();
+      if (L < 1) throw DecodeError(e.path, "no decodable frames");
+      const int64_t start = L > kLen * kRate ? rng.randint(0, L - kLen * kRate) : 0;
+      auto indices_for = [&](int64_t n) {
+        std::vector<int64_t> idx;
+        for (int64_t k = 0; k < kLen; ++k) idx.push_back((start + k * kRate) % n);
+        return idx;
+      };
+      // The scale is drawn first so that the decoder can convert straight to it (read_scaled:
+      // FFmpeg's fused resize + YUV->RGB), as the Kinetics reader's decode_to_scale does.
+      const int64_t scale = rng.randint(kScaleMin, kScaleMax - 1);
+      auto scaled_size = [&](cv::Size in) {
+        return in.empty() ? cv::Size() : group_scale_size(in, scale, ScaleMode::kShortSide);
+      };
+      std::vector<int64_t> idx = indices_for(L);
+      std::vector<int64_t> need = unique_sorted(idx);
+      FrameReadResult r = src->read_scaled(need, scaled_size(src->frame_size()));
+      if (r.frames.size() < need.size()) {  // container count too high: wrap on the true count
+        if (r.frames_decoded < 1) throw DecodeError(e.path, "no decodable frames");
+        L = r.frames_decoded;
+        idx = indices_for(L);
+        need = unique_sorted(idx);
+        src = decoder_->open(e.path);
+        r = src->read_scaled(need, scaled_size(src->frame_size()));
+        if (r.frames.size() < need.size()) throw DecodeError(e.path, "decoding failed");
+      }
+      std::vector<cv::Mat> frames;
+      for (int64_t i : idx) {
+        frames.push_back(r.frames[std::lower_bound(need.begin(), need.end(), i) - need.begin()]);
+      }
+      frames = group_scale(frames, scale, ScaleMode::kShortSide);  // no-op when read scaled
+      frames = group_crop(frames, random_crop_rect(frames[0].size(), cv::Size(kCrop, kCrop), rng));
+      if (draw_flip(rng)) frames = group_hflip(frames);
+      torch::Tensor t = torch::empty({kLen, 3, kCrop, kCrop}, torch::kFloat32);
+      const float m = 114.75f / 255.0f, sd = 57.375f / 255.0f;
+      normalize_to_chw(frames, {m, m, m}, {sd, sd, sd}, t.data_ptr<float>());
+      s.clip = t.permute({1, 0, 2, 3}).contiguous();  // [3, T, H, W]
+    } catch (const DecodeError& ex) {
+      throw SampleError(e.path, e.line_no, ex.reason(), ex.detail());
+    } catch (const cv::Exception& ex) {
+      throw SampleError(e.path, e.line_no, "opencv error", ex.what());
+    } catch (const std::invalid_argument& ex) {
+      throw SampleError(e.path, e.line_no, "bad frame geometry", ex.what());
+    }
+    return s;
+  }
+
+ private:
+  std::shared_ptr<const VideoDecoder> decoder_;
+  std::vector<ListEntry> entries_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Presets: KineticsReaderOptions in the TRAIN phase, as configs/{tsn,tsm,stnet}.yaml train.
+KineticsReaderOptions preset_options(const std::string& preset) {
+  KineticsReaderOptions o;
+  o.phase = Phase::kTrain;
+  o.short_size = 256;
+  o.target_size = 224;
+  o.scale_mode = ScaleMode::kGroup43;
+  o.num_classes = 0;  // the benchmark does not check labels
+  if (preset == "tsn") {
+    o.seg_num = 3;
+    o.seglen = 1;
+  } else if (preset == "tsm") {
+    o.seg_num = 8;
+    o.seglen = 1;
+    o.multi_scale_crop = true;
+  } else if (preset == "stnet") {
+    o.seg_num = 7;
+    o.seglen = 5;
+  } else {
+    throw std::invalid_argument("unknown --preset '" + preset +
+                                "' (expected tsn, tsm, stnet or nonlocal)");
+  }
+  return o;
+}
+
+// KineticsReaderOptions::decoder ("ffmpeg" / "opencv") exists only once the FFmpeg decoder has
+// landed; detect it so that this file builds either way.
+template <typename T, typename = void>
+struct HasDecoderField : std::false_type {};
+template <typename T>
+struct HasDecoderField<T, std::void_t<decltype(std::declval<T&>().decoder)>> : std::true_type {};
+constexpr bool kHasDecoderOption = HasDecoderField<KineticsReaderOptions>::value;
+
+template <typename Opts>
+void set_decoder_option(Opts& o, const std::string& name) {
+  if constexpr (HasDecoderField<Opts>::value) {
+    if constexpr (std::is_assignable_v<decltype(o.decoder)&, std::string>) o.decoder = name;
+  }
+}
+
+// The decoder the benchmark runs: --decoder NAME, else the Kinetics reader's default ("ffmpeg"
+// where the FFmpeg decoder is built, else OpenCV).
+std::shared_ptr<const VideoDecoder> make_decoder(const std::string& name) {
+#if VC_BENCH_HAVE_FFMPEG_DECODER
+  return make_video_decoder(name.empty() ? "ffmpeg" : name);
+#else
+  if (!name.empty() && name != "opencv") {
+    throw std::invalid_argument("--decoder " + name +
+                                ": this build of the datareader has only the OpenCV decoder");
+  }
+  return default_video_decoder();
+#endif
+}
+
+struct Args {
+  std::string list;
+  std::string preset = "tsm";
+  int threads = 1;
+  int64_t batch_size = 8;
+  int64_t epochs = 0;  // 0: 1, or as many as --clips needs
+  int64_t clips = 0;   // 0: no bound
+  int prefetch = 2;
+  uint64_t seed = 0;
+  bool shuffle = true;
+  std::string decoder;  // empty: the library's default
+  std::string tag;      // free label echoed in the RESULT line
+};
+
+void usage(std::ostream& os) {
+  os << "usage: benchmark_reader --list FILE --preset {tsn,tsm,stnet,nonlocal} [options]\n"
+        "  --list FILE         list of '<video> <label>' lines (required)\n"
+        "  --preset NAME       tsn (3x1), tsm (8x1, multi-scale crop), stnet (7x5), nonlocal\n"
+        "                      (8 frames stride 8, emulated: the Non-local reader is not written)\n"
+        "                      all in the TRAIN phase, 224 px crops       (default tsm)\n"
+        "  --threads N         loader worker threads, >= 0 (0 = load in the main thread)\n"
+        "                      (default 1)\n"
+        "  --batch-size B      clips per batch                            (default 8)\n"
+        "  --clips C           stop once C clips were delivered, epochs repeat as needed\n"
+        "  --epochs E          run E full epochs (with --clips: at most E) (default 1)\n"
+        "  --prefetch P        batches loaded ahead of the consumer       (default 2)\n"
+        "  --seed S            loader seed                                (default 0)\n"
+        "  --no-shuffle        keep the list order\n"
+        "  --decoder NAME      ffmpeg or opencv (default: the reader's default, ffmpeg\n"
+        "                      where the FFmpeg decoder is built)\n"
+        "  --tag TEXT          label echoed in the RESULT line\n"
+        "The torch intra-op pool is set to 1 thread: the loader's workers are the parallelism.\n";
+}
+
+Args parse_args(int argc, char** argv) {
+  Args a;
+  auto value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  auto to_int = [](const std::string& flag, const std::string& v, int64_t lo) {
+    std::size_t pos = 0;
+    int64_t x = 0;
+    try {
+      x = std::stoll(v, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    if (pos != v.size() || v.empty() || x < lo) {
+      throw std::invalid_argument(flag + ": expected an integer >= " + std::to_string(lo) +
+                                  ", got '" + v + "'");
+    }
+    return x;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string f = argv[i];
+    if (f == "-h" || f == "--help") {
+      usage(std::cout);
+      std::exit(0);
+    } else if (f == "--list") {
+      a.list = value(i);
+    } else if (f == "--preset") {
+      a.preset = value(i);
+    } else if (f == "--threads") {
+      a.threads = static_cast<int>(to_int(f, value(i), 0));
+    } else if (f == "--batch-size") {
+      a.batch_size = to_int(f, value(i), 1);
+    } else if (f == "--clips") {
+      a.clips = to_int(f, value(i), 1);
+    } else if (f == "--epochs") {
+      a.epochs = to_int(f, value(i), 1);
+    } else if (f == "--prefetch") {
+      a.prefetch = static_cast<int>(to_int(f, value(i), 1));
+    } else if (f == "--seed") {
+      a.seed = static_cast<uint64_t>(to_int(f, value(i), 0));
+    } else if (f == "--no-shuffle") {
+      a.shuffle = false;
+    } else if (f == "--decoder") {
+      a.decoder = value(i);
+    } else if (f == "--tag") {
+      a.tag = value(i);
+    } else {
+      throw std::invalid_argument("unknown option '" + f + "' (see --help)");
+    }
+  }
+  if (a.list.empty()) throw std::invalid_argument("--list is required (see --help)");
+  if (a.preset != "tsn" && a.preset != "tsm" && a.preset != "stnet" && a.preset != "nonlocal") {
+    throw std::invalid_argument("unknown --preset '" + a.preset +
+                                "' (expected tsn, tsm, stnet or nonlocal)");
+  }
+  return a;
+}
+
+std::string fmt(double v, int prec) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", prec, v);
+  return buf;
+}
+
+int run(const Args& a) {
+  torch::set_num_threads(1);
+  cv::setNumThreads(1);  // OpenCV's own pool (resize, cvtColor): the workers are the parallelism
+  Counters counters;
+
+  std::shared_ptr<const VideoDecoder> base = make_decoder(a.decoder);
+  KineticsReaderOptions ko;
+  std::string sampling;
+  if (a.preset == "nonlocal") {
+    sampling = "8 frames stride 8 (Non-local reader EMULATED with datareader pieces)";
+  } else {
+    ko = preset_options(a.preset);
+    sampling = std::to_string(ko.seg_num) + "x" + std::to_string(ko.seglen);
+  }
+  if (kHasDecoderOption) set_decoder_option(ko, base->name());
+  auto counting = std::make_shared<CountingDecoder>(base, &counters);
+  std::shared_ptr<const Dataset> inner;
+  if (a.preset == "nonlocal") {
+    inner = std::make_shared<NonlocalEmulationDataset>(a.list, counting);
+  } else {
+    inner = std::make_shared<KineticsDataset>(a.list, ko, counting);
+  }
+  auto ds = std::make_shared<CountingDataset>(inner, &counters);
+
+  LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.num_threads = a.threads;
+  lo.prefetch_batches = a.prefetch;
+  lo.shuffle = a.shuffle;
+  lo.seed = a.seed;
+  lo.drop_last = false;
+  std::size_t warnings = 0;
+  lo.warn = [&warnings](const std::string& m) {
+    if (warnings++ < 5) std::cerr << "warning: skipping sample " << m << "\n";
+  };
+
+  const int64_t max_epochs = a.epochs > 0 ? a.epochs : (a.clips > 0 ? INT64_MAX : 1);
+  const std::string decoder_name = base->name();
+  std::cout << "benchmark_reader: preset " << a.preset << " (" << sampling
+            << ", train transforms, 224 px), list " << a.list << " (" << ds->size()
+            << " clips), threads " << a.threads << ", batch " << a.batch_size << ", prefetch "
+            << a.prefetch << ", decoder " << decoder_name
+            << (a.clips > 0 ? ", clips " + std::to_string(a.clips) : "")
+            << (a.epochs > 0 ? ", epochs " + std::to_string(a.epochs) : "") << "\n";
+  if (a.preset == "nonlocal") {
+    std::cout << "note: the Non-local reader is not written yet; its TRAIN sampling is EMULATED "
+                 "(8 frames stride 8 from a random start, short side in [256,320), random 224 "
+                 "crop, flip, mean/std)\n";
+  }
+  const double rss_start = proc_status_mib("VmRSS");
+
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  auto loader_ptr = std::make_unique<Loader>(ds, lo);
+  Loader& loader = *loader_ptr;
+  int64_t delivered = 0, batches = 0, epochs_done = 0;
+  std::vector<double> rss_epoch;
+  std::vector<int64_t> shape;
+  bool done = false;
+  for (int64_t ep = 0; ep < max_epochs && !done; ++ep) {
+    loader.start_epoch(ep);
+    const auto te = Clock::now();
+    int64_t ep_clips = 0;
+    while (auto b = loader.next()) {
+      const int64_t n = b->data.size(0);
+      if (shape.empty()) shape = b->data.sizes().vec();
+      delivered += n;
+      ep_clips += n;
+      ++batches;
+      if (a.clips > 0 && delivered >= a.clips) {
+        done = true;
+        break;
+      }
+    }
+    const double es = std::chrono::duration<double>(Clock::now() - te).count();
+    if (done && ep_clips < static_cast<int64_t>(ds->size())) break;  // partial epoch
+    ++epochs_done;
+    rss_epoch.push_back(proc_status_mib("VmRSS"));
+    std::cout << "epoch " << ep << ": " << ep_clips << " clips in " << fmt(es, 2) << " s ("
+              << fmt(ep_clips / es, 2) << " clips/s), RSS " << fmt(rss_epoch.back(), 1)
+              << " MiB, peak " << fmt(proc_status_mib("VmHWM"), 1) << " MiB\n";
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  loader_ptr.reset();  // joins the workers: the counters then cover whole clips only
+  const int64_t loaded = counters.clips.load();
+  const double frames_per_clip =
+      loaded > 0 ? static_cast<double>(counters.frames_decoded.load()) / loaded : 0.0;
+  const double conv_per_clip =
+      loaded > 0 ? static_cast<double>(counters.frames_converted.load()) / loaded : 0.0;
+  const double seeks_per_clip =
+      loaded > 0 ? static_cast<double>(counters.seeks.load()) / loaded : 0.0;
+  const double peak = proc_status_mib("VmHWM");
+  const double rss_end = proc_status_mib("VmRSS");
+  const double cps = delivered / secs;
+
+  std::string shape_s;
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    shape_s += (i ? "x" : "") + std::to_string(shape[i]);
+  std::cout << "batches " << batches << " of shape [" << shape_s << "], clips " << delivered
+            << " (loaded by workers: " << loaded << "), skipped " << warnings << "\n";
+  std::cout << "throughput: " << fmt(cps, 2) << " clips/s, " << fmt(1000.0 * secs / delivered, 2)
+            << " ms/clip, " << fmt(cps / std::max(1, a.threads), 2) << " clips/s per thread\n";
+  std::cout << "frames decoded per clip: " << fmt(frames_per_clip, 1)
+            << " (converted to RGB: " << fmt(conv_per_clip, 1)
+            << ", seeks: " << fmt(seeks_per_clip, 1) << ")\n";
+  std::cout << "memory: RSS at start " << fmt(rss_start, 1) << " MiB, at end " << fmt(rss_end, 1)
+            << " MiB, peak (VmHWM) " << fmt(peak, 1) << " MiB\n";
+  std::string rss_list;
+  for (std::size_t i = 0; i < rss_epoch.size(); ++i)
+    rss_list += (i ? "," : "") + fmt(rss_epoch[i], 1);
+  if (!rss_epoch.empty()) std::cout << "RSS per epoch (MiB): " << rss_list << "\n";
+
+  std::cout << "RESULT impl=cpp"
+            << " mode=loader"
+            << " preset=" << a.preset << " threads=" << a.threads << " batch=" << a.batch_size
+            << " decoder=" << decoder_name << " clips=" << delivered << " seconds=" << fmt(secs, 3)
+            << " clips_per_s=" << fmt(cps, 3)
+            << " ms_per_clip=" << fmt(1000.0 * secs / delivered, 3)
+            << " frames_decoded_per_clip=" << fmt(frames_per_clip, 2)
+            << " frames_converted_per_clip=" << fmt(conv_per_clip, 2)
+            << " peak_rss_mib=" << fmt(peak, 1) << " epochs=" << epochs_done
+            << " rss_epoch_mib=" << (rss_list.empty() ? "-" : rss_list)
+            << " tag=" << (a.tag.empty() ? "-" : a.tag) << "\n";
+  return delivered > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_args(argc, argv));
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
