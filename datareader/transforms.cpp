@@ -181,6 +181,17 @@ void normalize_to_chw(const std::vector<cv::Mat>& frames, const std::array<float
   for (int c = 0; c < 3; ++c) {
     if (!(stdev[c] != 0.0f)) throw std::invalid_argument("normalize: image_std must be non-zero");
   }
+  // One table per channel, computed with the reference's float32 operation order
+  // (x/255, -= mean, /= std), so the result is bit-identical to computing it per pixel.
+  std::array<std::array<float, 256>, 3> lut;
+  for (int c = 0; c < 3; ++c) {
+    for (int v = 0; v < 256; ++v) {
+      float x = static_cast<float>(v) / 255.0f;
+      x -= mean[c];
+      x /= stdev[c];
+      lut[c][v] = x;
+    }
+  }
   for (std::size_t f = 0; f < frames.size(); ++f) {
     const cv::Mat& m = frames[f];
     if (m.type() != CV_8UC3) {
@@ -193,15 +204,11 @@ void normalize_to_chw(const std::vector<cv::Mat>& frames, const std::array<float
     float* dst = out + f * 3 * plane;
     for (int y = 0; y < size.height; ++y) {
       const uint8_t* row = m.ptr<uint8_t>(y);
-      for (int x = 0; x < size.width; ++x) {
-        const std::size_t o = static_cast<std::size_t>(y) * size.width + x;
-        for (int c = 0; c < 3; ++c) {
-          // Same float32 operation order as the reference: x/255, -= mean, /= std.
-          float v = static_cast<float>(row[3 * x + c]) / 255.0f;
-          v -= mean[c];
-          v /= stdev[c];
-          dst[c * plane + o] = v;
-        }
+      const std::size_t o = static_cast<std::size_t>(y) * size.width;
+      for (int c = 0; c < 3; ++c) {
+        const float* t = lut[c].data();
+        float* d = dst + c * plane + o;
+        for (int x = 0; x < size.width; ++x) d[x] = t[row[3 * x + c]];
       }
     }
   }
