@@ -5,6 +5,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "datareader/buffer_pool.h"
 #include "datareader/ffmpeg_decoder.h"
 #include "datareader/sampling.h"
 
@@ -63,7 +64,7 @@ torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsR
   }
   // [seg_num*seglen, 3, H, W] in memory == [seg_num, seglen*3, H, W]
   torch::Tensor clip =
-      torch::empty({opts.seg_num, 3 * opts.seglen, target.height, target.width}, torch::kFloat32);
+      pooled_empty({opts.seg_num, 3 * opts.seglen, target.height, target.width}, torch::kFloat32);
   normalize_to_chw(imgs, opts.image_mean, opts.image_std, clip.data_ptr<float>());
   return clip;  // [seg_num, 3*seglen, target, target]
 }

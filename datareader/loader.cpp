@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "datareader/buffer_pool.h"
+
 namespace vc::data {
 
 uint64_t loader_sample_seed(uint64_t seed, int64_t epoch, std::size_t index) {
@@ -220,7 +222,11 @@ std::optional<Batch> Loader::next() {
     b.line_nos.push_back(smp.line_no);
     b.indices.push_back(smp.index);
   }
-  b.data = torch::stack(clips, 0);                  // [N, seg_num, 3*seglen, H, W]
+  // [N, seg_num, 3*seglen, H, W] in recycled memory (buffer_pool.h): no fresh pages to fault.
+  std::vector<int64_t> shape{static_cast<int64_t>(clips.size())};
+  for (int64_t d : clips.front().sizes()) shape.push_back(d);
+  b.data = pooled_empty(shape, clips.front().scalar_type());
+  for (std::size_t i = 0; i < clips.size(); ++i) b.data[static_cast<int64_t>(i)].copy_(clips[i]);
   b.labels = torch::tensor(labels, torch::kInt64);  // [N]
   return b;
 }
