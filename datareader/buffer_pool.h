@@ -20,8 +20,8 @@
 namespace vc::data {
 
 struct BufferPoolStats {
-  uint64_t hits = 0;            // requests served from a cached buffer
-  uint64_t misses = 0;          // requests that allocated
+  uint64_t hits = 0;             // requests served from a cached buffer
+  uint64_t misses = 0;           // requests that allocated
   std::size_t cached_bytes = 0;  // free buffers currently kept
   std::size_t cached_buffers = 0;
   std::size_t max_cached_bytes = 0;
