@@ -415,10 +415,22 @@ void FfmpegSource::decode_targets(const std::vector<int64_t>& targets, bool from
     }
   };
 
-  for (int64_t t : targets) {
+  const bool seek_ok = opts_.allow_seek && !from_start && (pts_mode_ || order_mode_seekable_);
+  // Whether the first still-missing target after targets[ti] is reached by going on with the
+  // current run (its keyframe is among the packets already sent) rather than by a seek.
+  auto next_continues_run = [&](std::size_t ti) {
+    for (std::size_t k = ti + 1; k < targets.size(); ++k) {
+      if (got.count(targets[k])) continue;
+      const int64_t s = keyframe_for(targets[k]);
+      return s >= run_start && s <= next_;
+    }
+    return false;
+  };
+
+  for (std::size_t ti = 0; ti < targets.size(); ++ti) {
+    const int64_t t = targets[ti];
     if (remaining == 0) break;
     if (got.count(t)) continue;
-    const bool seek_ok = opts_.allow_seek && !from_start && (pts_mode_ || order_mode_seekable_);
     const int64_t start = seek_ok ? keyframe_for(t) : 0;
     if (in_run && start >= run_start && start <= next_) {
       // The current run passes through t's keyframe: decode forward, no seek. If it already
@@ -469,6 +481,14 @@ void FfmpegSource::decode_targets(const std::vector<int64_t>& targets, bool from
         continue;
       }
       receive_all();
+      if (seek_ok && !got.count(t) && next_ - 1 == frame_to_packet_[t] && !next_continues_run(ti)) {
+        // Every packet `t` depends on is sent and the run ends here: drain the codec rather than
+        // feed the packets its reorder delay would pull in (up to has_b_frames reference
+        // pictures decoded for nothing). The next target repositions, which flushes the codec.
+        avcodec_send_packet(codec_.get(), nullptr);
+        receive_all();
+        drained = true;
+      }
     }
   }
   codec_->skip_frame = AVDISCARD_DEFAULT;

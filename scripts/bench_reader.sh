@@ -16,6 +16,9 @@
 #   CPP_CLIPS   clips per C++ run (default 64); PY_CLIPS per Python run on the 10 s clip
 #               (default 32); PY_CLIPS_LONG per Python run on the 60 s video (default 16)
 #   DECODER     passed as --decoder to benchmark_reader (default: the reader's default)
+#   REPEAT      runs of each configuration (default 1); the four runs of a case are interleaved
+#               (C++ 1t, C++ 2t, Python original, Python tuned, then again) and the table shows
+#               each configuration's median clips/s, so a noisy minute hits one run, not a ratio
 #   PIN         1 (default): 1-thread runs pinned to one core, 2-thread runs to two (taskset),
 #               so "per core" means one core; 0: no pinning
 #   MEMORY      1 (default): also the 5-epoch memory run on the demo dataset; 0: skip
@@ -36,11 +39,13 @@ CPP_CLIPS="${CPP_CLIPS:-64}"
 PY_CLIPS="${PY_CLIPS:-32}"
 PY_CLIPS_LONG="${PY_CLIPS_LONG:-16}"
 PIN="${PIN:-1}"
+REPEAT="${REPEAT:-1}"
 MEMORY="${MEMORY:-1}"
 DECODER_ARGS=()
 [[ -n "${DECODER:-}" ]] && DECODER_ARGS=(--decoder "$DECODER")
 
 die() { echo "bench_reader.sh: $*" >&2; exit 1; }
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || die "REPEAT must be a positive integer, got '$REPEAT'"
 [[ -x "$BIN" ]] || die "no $BIN (build it: cmake --build $BUILD_DIR --target vc_benchmark_reader)"
 [[ -f "$VIDEO" ]] || die "no video $VIDEO (set VIDEO=...)"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || die "ffmpeg/ffprobe not found"
@@ -88,19 +93,20 @@ fi
 # --- runs ---------------------------------------------------------------------------------------
 # field KEY < RESULT line
 field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-printf 'case\timpl\tthreads\tclips\tclips_per_s\tframes_decoded_per_clip\tpeak_rss_mib\n' >"$RESULTS"
+printf 'case\timpl\tthreads\tclips\tclips_per_s\tframes_decoded_per_clip\tpeak_rss_mib\trep\n' >"$RESULTS"
+rep=1
 run_one() {  # case impl label cmd...
   local c="$1" impl="$2" label="$3"; shift 3
-  local log="$WORK_DIR/logs/$c.$label.log"
-  echo "-- $c $label: $*" | sed "s|$WORK_DIR|\$WORK_DIR|g"
+  local log="$WORK_DIR/logs/$c.$label.rep$rep.log"
+  echo "-- $c $label (run $rep/$REPEAT): $*" | sed "s|$WORK_DIR|\$WORK_DIR|g"
   "$@" >"$log" 2>&1 || { tail -5 "$log"; die "$c $label failed (log: $log)"; }
   local r; r=$(grep '^RESULT ' "$log" | tail -1)
   local cps fpc rss clips
   cps=$(field clips_per_s <<<"$r") fpc=$(field frames_decoded_per_clip <<<"$r")
   rss=$(field peak_rss_mib <<<"$r") clips=$(field clips <<<"$r")
   echo "   $cps clips/s, $fpc frames decoded/clip, peak RSS $rss MiB"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$label" "${label##*-}" "$clips" "$cps" "$fpc" "$rss" \
-    >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$label" "${label##*-}" "$clips" "$cps" "$fpc" \
+    "$rss" "$rep" >>"$RESULTS"
 }
 
 for c in $CASES; do
@@ -112,22 +118,38 @@ for c in $CASES; do
     *) die "unknown case $c (expected tsm10 tsm60 stnet10 tsn10)" ;;
   esac
   common=(--list "$list" --preset "$preset" --batch-size 8)
-  run_one "$c" cpp cpp-1 "${PIN1[@]}" "$BIN" "${common[@]}" --threads 1 --clips "$CPP_CLIPS" \
-    "${DECODER_ARGS[@]}"
-  run_one "$c" cpp cpp-2 "${PIN2[@]}" "$BIN" "${common[@]}" --threads 2 --clips "$CPP_CLIPS" \
-    "${DECODER_ARGS[@]}"
-  run_one "$c" python py_original-1 "${PIN1[@]}" "$PYTHON" "$PEER" "${common[@]}" \
-    --mode original --clips "$pyclips"
-  run_one "$c" python py_tuned-1 "${PIN1[@]}" "$PYTHON" "$PEER" "${common[@]}" --mode tuned \
-    --clips "$pyclips"
+  for rep in $(seq "$REPEAT"); do
+    run_one "$c" cpp cpp-1 "${PIN1[@]}" "$BIN" "${common[@]}" --threads 1 --clips "$CPP_CLIPS" \
+      "${DECODER_ARGS[@]}"
+    run_one "$c" cpp cpp-2 "${PIN2[@]}" "$BIN" "${common[@]}" --threads 2 --clips "$CPP_CLIPS" \
+      "${DECODER_ARGS[@]}"
+    run_one "$c" python py_original-1 "${PIN1[@]}" "$PYTHON" "$PEER" "${common[@]}" \
+      --mode original --clips "$pyclips"
+    run_one "$c" python py_tuned-1 "${PIN1[@]}" "$PYTHON" "$PEER" "${common[@]}" --mode tuned \
+      --clips "$pyclips"
+  done
 done
 
 # --- table --------------------------------------------------------------------------------------
 echo
-echo "== throughput (clips/s; frames decoded per clip in brackets)"
+echo "== throughput (clips/s, median of $REPEAT run(s); frames decoded per clip in brackets)"
 awk -F'\t' '
-  NR > 1 { v[$1, $2] = $5; f[$1, $2] = $6; if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 } }
+  function median(key,   k, m, j, x, tmp) {  # median of all[key, 1..cnt[key]]
+    m = cnt[key]
+    for (k = 1; k <= m; ++k) tmp[k] = all[key, k]
+    for (k = 2; k <= m; ++k) {  # insertion sort
+      x = tmp[k]
+      for (j = k - 1; j >= 1 && tmp[j] > x; --j) tmp[j + 1] = tmp[j]
+      tmp[j + 1] = x
+    }
+    return m % 2 ? tmp[(m + 1) / 2] : (tmp[m / 2] + tmp[m / 2 + 1]) / 2
+  }
+  NR > 1 {
+    all[$1, $2, ++cnt[$1, $2]] = $5; f[$1, $2] = $6
+    if (!($1 in seen)) { seen[$1] = 1; order[++n] = $1 }
+  }
   END {
+    for (key in cnt) v[key] = median(key)
     printf "| case | C++ 1 thread | C++ 2 threads | Python original | Python tuned | C++ 1t / tuned | C++ 1t / original | 2t / 1t |\n"
     printf "|---|---|---|---|---|---|---|---|\n"
     for (i = 1; i <= n; ++i) {
