@@ -26,6 +26,7 @@
 #include <torch/torch.h>
 #include <opencv2/core.hpp>
 
+#include "datareader/buffer_pool.h"
 #include "datareader/file_list.h"
 #include "datareader/kinetics_reader.h"
 #include "datareader/loader.h"
@@ -193,10 +194,12 @@ class NonlocalEmulationDataset final : public Dataset {
       frames = group_scale(frames, scale, ScaleMode::kShortSide);  // no-op when read scaled
       frames = group_crop(frames, random_crop_rect(frames[0].size(), cv::Size(kCrop, kCrop), rng));
       if (draw_flip(rng)) frames = group_hflip(frames);
-      torch::Tensor t = torch::empty({kLen, 3, kCrop, kCrop}, torch::kFloat32);
+      // Pooled buffers, as the real reader's clips (datareader/buffer_pool.h).
+      torch::Tensor t = pooled_empty({kLen, 3, kCrop, kCrop}, torch::kFloat32);
       const float m = 114.75f / 255.0f, sd = 57.375f / 255.0f;
       normalize_to_chw(frames, {m, m, m}, {sd, sd, sd}, t.data_ptr<float>());
-      s.clip = t.permute({1, 0, 2, 3}).contiguous();  // [3, T, H, W]
+      s.clip = pooled_empty({3, kLen, kCrop, kCrop}, torch::kFloat32);
+      s.clip.copy_(t.permute({1, 0, 2, 3}));  // [3, T, H, W]
     } catch (const DecodeError& ex) {
       throw SampleError(e.path, e.line_no, ex.reason(), ex.detail());
     } catch (const cv::Exception& ex) {
