@@ -45,11 +45,7 @@ class Pool {
         release.push_back(p);
       } else {
         // Make room by dropping the oldest free buffers (other shapes from an earlier phase).
-        while (cached_ + bytes > limit_ && !free_.empty()) {
-          release.push_back(free_.front().ptr);
-          cached_ -= free_.front().bytes;
-          free_.erase(free_.begin());
-        }
+        evict_to(limit_ - bytes, release);
         free_.push_back({p, bytes});
         cached_ += bytes;
       }
@@ -57,16 +53,13 @@ class Pool {
     for (void* q : release) std::free(q);
   }
 
-  void set_limit(std::size_t limit) {
+  // set: `limit` becomes the cap; else a one-off trim of the cached bytes down to `limit`.
+  void shrink(std::size_t limit, bool set) {
     std::vector<void*> release;
     {
       std::lock_guard<std::mutex> lk(mu_);
-      limit_ = limit;
-      while (cached_ > limit_ && !free_.empty()) {
-        release.push_back(free_.front().ptr);
-        cached_ -= free_.front().bytes;
-        free_.erase(free_.begin());
-      }
+      if (set) limit_ = limit;
+      evict_to(limit, release);
     }
     for (void* q : release) std::free(q);
   }
@@ -94,6 +87,18 @@ class Pool {
     if (align == kHugeAlign) (void)madvise(p, rounded, MADV_HUGEPAGE);
 #endif
     return p;
+  }
+
+  // Drops the oldest free buffers until at most `max_bytes` are cached; the caller frees the
+  // pointers collected in `release` after unlocking.
+  void evict_to(std::size_t max_bytes, std::vector<void*>& release) {
+    std::size_t n = 0;
+    while (cached_ > max_bytes && n < free_.size()) {
+      release.push_back(free_[n].ptr);
+      cached_ -= free_[n].bytes;
+      ++n;
+    }
+    free_.erase(free_.begin(), free_.begin() + static_cast<std::ptrdiff_t>(n));
   }
 
   struct Entry {
@@ -130,12 +135,10 @@ torch::Tensor pooled_empty(at::IntArrayRef sizes, at::ScalarType dtype) {
 
 BufferPoolStats buffer_pool_stats() { return pool().stats(); }
 
-void set_buffer_pool_limit(std::size_t max_cached_bytes) { pool().set_limit(max_cached_bytes); }
-
-void buffer_pool_trim() {
-  const std::size_t limit = pool().stats().max_cached_bytes;
-  pool().set_limit(0);
-  pool().set_limit(limit);
+void set_buffer_pool_limit(std::size_t max_cached_bytes) {
+  pool().shrink(max_cached_bytes, /*set=*/true);
 }
+
+void buffer_pool_trim() { pool().shrink(0, /*set=*/false); }
 
 }  // namespace vc::data

@@ -226,7 +226,7 @@ std::optional<Batch> Loader::next() {
   std::vector<int64_t> shape{static_cast<int64_t>(clips.size())};
   for (int64_t d : clips.front().sizes()) shape.push_back(d);
   b.data = pooled_empty(shape, clips.front().scalar_type());
-  for (std::size_t i = 0; i < clips.size(); ++i) b.data[static_cast<int64_t>(i)].copy_(clips[i]);
+  torch::stack_out(b.data, clips, 0);
   b.labels = torch::tensor(labels, torch::kInt64);  // [N]
   return b;
 }
