@@ -1,6 +1,6 @@
 // read_state_dict on files Python's torch.save wrote; save_state_dict round trips;
 // load_state_dict copies parameters and buffers and reports every mismatch.
-#include "tools/common/state_dict.h"
+#include "tools/common/weights/state_dict.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
