@@ -6,7 +6,6 @@
 // state_dict.h do).
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <utility>
