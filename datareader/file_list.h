@@ -7,14 +7,9 @@
 #include <string>
 #include <vector>
 
-namespace vc::data {
+#include "datareader/errors.h"  // DataError
 
-// Every data-layer failure (bad list, undecodable video, bad option) is a DataError whose
-// message names the file (and list line / value where there is one).
-class DataError : public std::runtime_error {
- public:
-  using runtime_error::runtime_error;
-};
+namespace vc::data {
 
 struct ListEntry {
   std::string path;         // resolved: relative paths are relative to the list file's folder

@@ -11,36 +11,6 @@
 
 namespace vc::data {
 
-const char* to_string(Phase p) {
-  switch (p) {
-    case Phase::kTrain:
-      return "train";
-    case Phase::kValid:
-      return "valid";
-    case Phase::kTest:
-      return "test";
-    case Phase::kInfer:
-      return "infer";
-  }
-  return "?";
-}
-
-Phase parse_phase(const std::string& s) {
-  if (s == "train") return Phase::kTrain;
-  if (s == "valid") return Phase::kValid;
-  if (s == "test") return Phase::kTest;
-  if (s == "infer") return Phase::kInfer;
-  throw DataError("unknown phase '" + s + "' (expected train, valid, test or infer)");
-}
-
-SampleError::SampleError(const std::string& path, std::size_t line_no, const std::string& reason,
-                         const std::string& detail)
-    : DataError(path + " (list line " + std::to_string(line_no) + "): " + reason +
-                (detail.empty() ? "" : " (" + detail + ")")),
-      path_(path),
-      line_no_(line_no),
-      reason_(reason) {}
-
 torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsReaderOptions& opts,
                              Rng& rng) {
   if (frames.empty()) throw std::invalid_argument("transform_clip: no frames");
@@ -173,12 +143,25 @@ const ListEntry& KineticsDataset::entry(std::size_t index) const {
   return entries_[index];
 }
 
+SampleRef KineticsDataset::ref(std::size_t index) const {
+  const ListEntry& e = entry(index);
+  return SampleRef{e.path, list_path_, e.line_no};
+}
+
+std::string KineticsDataset::describe() const {
+  return "Kinetics video list " + list_path_ + ": " + std::to_string(entries_.size()) +
+         " videos (" + to_string(opts_.phase) + ", seg_num " + std::to_string(opts_.seg_num) +
+         " x seglen " + std::to_string(opts_.seglen) + ", " + std::to_string(opts_.target_size) +
+         " px, decoder " + opts_.decoder + ")";
+}
+
 Sample KineticsDataset::get(std::size_t index, uint64_t seed) const {
   const ListEntry& e = entry(index);
   const bool train = opts_.phase == Phase::kTrain;
   Sample s;
-  s.label = e.label;
-  s.path = e.path;
+  s.target = Target::single(e.label);
+  s.id = e.path;
+  s.source = list_path_;
   s.line_no = e.line_no;
   s.index = index;
   try {
@@ -187,7 +170,7 @@ Sample KineticsDataset::get(std::size_t index, uint64_t seed) const {
     std::vector<cv::Mat> frames =
         load_clip_frames(*decoder_, e.path, opts_.seg_num, opts_.seglen, train, rng, nullptr,
                          opts_.decode_to_scale ? &scale : nullptr);
-    s.clip = transform_clip(frames, opts_, rng);
+    s.inputs["video"] = transform_clip(frames, opts_, rng);  // [T, 3*seglen, H, W]
   } catch (const SampleError&) {
     throw;
   } catch (const DecodeError& ex) {

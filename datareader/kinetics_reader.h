@@ -11,17 +11,13 @@
 
 #include <torch/types.h>
 
+#include "datareader/dataset.h"
 #include "datareader/file_list.h"
 #include "datareader/rng.h"
 #include "datareader/transforms.h"  // ScaleMode, MultiScaleCropOptions
 #include "datareader/video_decoder.h"
 
 namespace vc::data {
-
-enum class Phase { kTrain, kValid, kTest, kInfer };
-// "train" / "valid" / "test" / "infer"; parse_phase throws DataError on anything else.
-const char* to_string(Phase p);
-Phase parse_phase(const std::string& s);
 
 struct KineticsReaderOptions {
   Phase phase = Phase::kTrain;
@@ -46,40 +42,6 @@ struct KineticsReaderOptions {
   // resize + YUV->RGB sws_scale, SWS_BILINEAR; opencv: cv::resize after decoding, the same as
   // group_scale); group_scale is then a no-op.
   bool decode_to_scale = true;
-};
-
-// A per-sample failure (missing/undecodable file, ...). what() = "<path> (list line N): <reason>";
-// reason() is a short category usable as a counter key ("file not found", "cannot open video",
-// "no decodable frames", ...).
-class SampleError : public DataError {
- public:
-  SampleError(const std::string& path, std::size_t line_no, const std::string& reason,
-              const std::string& detail);
-  const std::string& path() const { return path_; }
-  std::size_t line_no() const { return line_no_; }
-  const std::string& reason() const { return reason_; }
-
- private:
-  std::string path_;
-  std::size_t line_no_;
-  std::string reason_;
-};
-
-struct Sample {
-  torch::Tensor clip;  // float32 [seg_num, 3*seglen, H, W]
-  int64_t label = -1;
-  std::string path;
-  std::size_t line_no = 0;
-  std::size_t index = 0;
-};
-
-class Dataset {
- public:
-  virtual ~Dataset() = default;
-  virtual std::size_t size() const = 0;
-  // All randomness comes from `seed`; thread-safe; throws DataError on a bad sample.
-  virtual Sample get(std::size_t index, uint64_t seed) const = 0;
-  virtual const ListEntry& entry(std::size_t index) const = 0;
 };
 
 // Applies the clip transform of `opts.phase` to RGB frames in segment-major order
@@ -117,11 +79,14 @@ class KineticsDataset : public Dataset {
                   std::shared_ptr<const VideoDecoder> decoder);
 
   std::size_t size() const override { return entries_.size(); }
-  // Sample `index` with randomness from `seed`; throws SampleError (a DataError) on a bad file.
+  // Sample `index` with randomness from `seed`: inputs {"video": float32 [seg_num, 3*seglen,
+  // target_size, target_size]}, a class target; throws SampleError (a DataError) on a bad file.
   Sample get(std::size_t index, uint64_t seed) const override;
-  const ListEntry& entry(std::size_t index) const override;
+  SampleRef ref(std::size_t index) const override;
+  const std::vector<std::string>& skipped_lines() const override { return skipped_; }
+  std::string describe() const override;
 
-  const std::vector<std::string>& skipped_lines() const { return skipped_; }
+  const ListEntry& entry(std::size_t index) const;
   const KineticsReaderOptions& options() const { return opts_; }
   const std::string& list_path() const { return list_path_; }
 

@@ -1,5 +1,7 @@
 #include "datareader/loader.h"
 
+#include "datareader/rng.h"
+
 #include <condition_variable>
 #include <exception>
 #include <iostream>
@@ -7,8 +9,6 @@
 #include <thread>
 
 #include <torch/torch.h>
-
-#include "datareader/buffer_pool.h"
 
 namespace vc::data {
 
@@ -62,15 +62,15 @@ struct Loader::State {
 
   Result load(std::size_t index, int64_t ep) const {
     Result r;
-    const ListEntry* e = nullptr;
+    std::optional<SampleRef> ref;
     try {
-      e = &ds->entry(index);
+      ref = ds->ref(index);
       r.sample = ds->get(index, loader_sample_seed(opts.seed, ep, index));
     } catch (const SampleError& ex) {
       r.message = ex.what();
       r.reason = ex.reason();
     } catch (const DataError& ex) {
-      r.message = (e ? e->path + " (list line " + std::to_string(e->line_no) + "): " : "") +
+      r.message = (ref ? ref->id + " (list line " + std::to_string(ref->line_no) + "): " : "") +
                   std::string(ex.what());
       r.reason = ex.what();
     } catch (...) {
@@ -206,30 +206,10 @@ std::optional<Batch> Loader::next() {
   lk.unlock();
   if (samples.empty() || (s.opts.drop_last && samples.size() < B)) return std::nullopt;
 
-  Batch b;
-  std::vector<torch::Tensor> clips;
-  clips.reserve(samples.size());
-  std::vector<int64_t> labels;
-  for (Sample& smp : samples) {
-    if (!clips.empty() && smp.clip.sizes() != clips.front().sizes()) {
-      throw DataError("Loader: sample " + smp.path + " (list line " + std::to_string(smp.line_no) +
-                      ") has clip shape " + c10::str(smp.clip.sizes()) + ", batch has " +
-                      c10::str(clips.front().sizes()));
-    }
-    clips.push_back(smp.clip);
-    labels.push_back(smp.label);
-    b.paths.push_back(std::move(smp.path));
-    b.line_nos.push_back(smp.line_no);
-    b.indices.push_back(smp.index);
-  }
-  // [N, seg_num, 3*seglen, H, W] in recycled memory (buffer_pool.h): no fresh pages to fault.
-  std::vector<int64_t> shape{static_cast<int64_t>(clips.size())};
-  for (int64_t d : clips.front().sizes()) shape.push_back(d);
-  b.data = pooled_empty(shape, clips.front().scalar_type());
-  torch::stack_out(b.data, clips, 0);
-  b.labels = torch::tensor(labels, torch::kInt64);  // [N]
-  return b;
+  return collate(std::move(samples), s.ds->collate_policy());
 }
+
+const Dataset& Loader::dataset() const { return *st_->ds; }
 
 std::size_t Loader::size() const { return st_->ds->size(); }
 

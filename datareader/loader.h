@@ -1,4 +1,5 @@
-// Threaded, deterministic batch loader over a Dataset.
+// Threaded, deterministic batch loader over any Dataset (dataset.h); batches are built with
+// collate() and the dataset's collate_policy().
 //
 // Determinism: the epoch's order is f(seed, epoch) (identity unless shuffle) and the sample at
 // dataset index i is drawn with seed f(seed, epoch, i); batches are reassembled in order, so the
@@ -20,7 +21,7 @@
 
 #include <torch/types.h>
 
-#include "datareader/kinetics_reader.h"  // Dataset, Sample, DataError
+#include "datareader/dataset.h"  // Dataset, Sample, Batch, collate, DataError
 
 namespace vc::data {
 
@@ -38,14 +39,6 @@ struct LoaderOptions {
   bool drop_last = false;  // drop the final partial batch (the 2019 reader's behaviour)
   // Receives skip warnings "<path> (list line N): <reason>"; default prints to stderr.
   std::function<void(const std::string&)> warn;
-};
-
-struct Batch {
-  torch::Tensor data;    // float32 [N, seg_num, 3*seglen, H, W]
-  torch::Tensor labels;  // int64 [N] (-1 if absent)
-  std::vector<std::string> paths;
-  std::vector<std::size_t> line_nos;
-  std::vector<std::size_t> indices;  // dataset indices
 };
 
 struct SkipReport {
@@ -72,6 +65,8 @@ class Loader {
   // drop_last. Calls start_epoch(0) if no epoch was started. Throws DataError if every sample of
   // the epoch failed; rethrows any non-DataError exception raised while loading.
   std::optional<Batch> next();
+
+  const Dataset& dataset() const;
 
   std::size_t size() const;               // samples in the dataset
   std::size_t batches_per_epoch() const;  // ceil(size/batch) (floor with drop_last), no skips

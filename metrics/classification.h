@@ -5,28 +5,43 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
-namespace at {
-class Tensor;
-}
+#include "metrics/meter.h"
 
 namespace vc::metrics {
 
-/// Number of samples of a batch whose label is among the k highest scores.
-/// scores: [N, C] (logits or probabilities), labels: int64 [N].
+/// Classes of each row ranked by score, highest first; ties go to the lower class index (a
+/// stable sort), the rule shared by top-k, top-1 and the confusion matrix. scores: [N, C] ->
+/// int64 [N, min(k, C)].
+at::Tensor ranked_classes(const at::Tensor& scores, int64_t k);
+
+/// Number of samples of a batch whose label is among the k highest scores (ties: lower index
+/// first). scores: [N, C] (logits or probabilities), labels: int64 [N].
 int64_t count_topk_correct(const at::Tensor& scores, const at::Tensor& labels, int64_t k);
 
-/// Accumulates loss and accuracy over an evaluation or an epoch.
-class ClassificationMeter {
+/// Accumulates loss and accuracy over an evaluation or an epoch. values(): loss, top1, top5,
+/// mean_class_acc; primary: top1; reports(): confusion_matrix.csv when num_classes <= 1000.
+class ClassificationMeter : public Meter {
  public:
+  /// Classes above which the confusion matrix is not written (1000 x 1000 cells at most).
+  static constexpr int64_t kMaxConfusionClasses = 1000;
+
   explicit ClassificationMeter(int64_t num_classes);
 
   /// scores: [N, C]; labels: int64 [N] in [0, C); mean_loss: the batch's mean loss.
-  void update(const at::Tensor& scores, const at::Tensor& labels, double mean_loss);
-  void reset();
+  void update(const at::Tensor& scores, const at::Tensor& labels, double mean_loss) override;
+  void reset() override;
+  int64_t count() const override { return count_; }
+  std::vector<std::pair<std::string, double>> values() const override;
+  std::string primary() const override { return "top1"; }
+  std::vector<std::pair<std::string, std::string>> reports(
+      const std::vector<std::string>& class_names) const override;
+  std::unique_ptr<Meter> clone_empty() const override;
 
-  int64_t count() const { return count_; }
   int64_t num_classes() const { return num_classes_; }
   /// Means weighted by batch size, accuracies in percent (as the original).
   double loss() const;
@@ -34,7 +49,7 @@ class ClassificationMeter {
   double top5() const;
   /// Mean over classes that have at least one sample of (correct top-1 / samples), percent.
   double mean_class_accuracy() const;
-  /// Row-major [C, C]: row = true class, column = top-1 prediction.
+  /// Row-major [C, C]: row = true class, column = top-1 prediction (same tie rule as top1).
   const std::vector<int64_t>& confusion() const { return confusion_; }
 
  private:

@@ -11,9 +11,9 @@ packages=(
   build-essential cmake pkg-config clang-format
   libtorch-dev libopenblas0-pthread libgloo-dev
   libopencv-dev ffmpeg libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-  libyaml-cpp-dev libcli11-dev libspdlog-dev libhdf5-dev libprotobuf-dev protobuf-compiler
+  libyaml-cpp-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libfmt-dev libhdf5-dev libprotobuf-dev protobuf-compiler
   googletest libgtest-dev
-  python3-torch python3-torchvision python3-opencv python3-numpy
+  python3-torch python3-torchvision python3-opencv python3-numpy python3-pil
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -27,6 +27,7 @@
 #include <opencv2/core.hpp>
 
 #include "datareader/buffer_pool.h"
+#include "datareader/ffmpeg_decoder.h"
 #include "datareader/file_list.h"
 #include "datareader/kinetics_reader.h"
 #include "datareader/loader.h"
@@ -34,9 +35,6 @@
 #include "datareader/sampling.h"
 #include "datareader/transforms.h"
 #include "datareader/video_decoder.h"
-#if VC_BENCH_HAVE_FFMPEG_DECODER  // set by tools/CMakeLists.txt when vc_datareader compiles it
-#include "datareader/ffmpeg_decoder.h"
-#endif
 
 namespace {
 
@@ -126,7 +124,9 @@ class CountingDataset final : public Dataset {
     c_->clips += 1;
     return s;
   }
-  const ListEntry& entry(std::size_t index) const override { return inner_->entry(index); }
+  SampleRef ref(std::size_t index) const override { return inner_->ref(index); }
+  const std::vector<std::string>& skipped_lines() const override { return inner_->skipped_lines(); }
+  std::string describe() const override { return inner_->describe(); }
 
  private:
   std::shared_ptr<const Dataset> inner_;
@@ -148,14 +148,19 @@ class NonlocalEmulationDataset final : public Dataset {
     if (entries_.empty()) throw DataError("list file " + list + " has no usable lines");
   }
   std::size_t size() const override { return entries_.size(); }
-  const ListEntry& entry(std::size_t index) const override { return entries_.at(index); }
+  const ListEntry& entry(std::size_t index) const { return entries_.at(index); }
+  SampleRef ref(std::size_t index) const override {
+    return SampleRef{entries_.at(index).path, "", entries_.at(index).line_no};
+  }
+  const std::vector<std::string>& skipped_lines() const override { return skipped_; }
+  std::string describe() const override { return "Non-local emulation"; }
 
   Sample get(std::size_t index, uint64_t seed) const override {
     constexpr int64_t kLen = 8, kRate = 8, kCrop = 224, kScaleMin = 256, kScaleMax = 320;
     const ListEntry& e = entry(index);
     Sample s;
-    s.label = e.label;
-    s.path = e.path;
+    s.target = Target::single(e.label);
+    s.id = e.path;
     s.line_no = e.line_no;
     s.index = index;
     try {
@@ -198,8 +203,8 @@ class NonlocalEmulationDataset final : public Dataset {
       torch::Tensor t = pooled_empty({kLen, 3, kCrop, kCrop}, torch::kFloat32);
       const float m = 114.75f / 255.0f, sd = 57.375f / 255.0f;
       normalize_to_chw(frames, {m, m, m}, {sd, sd, sd}, t.data_ptr<float>());
-      s.clip = pooled_empty({3, kLen, kCrop, kCrop}, torch::kFloat32);
-      s.clip.copy_(t.permute({1, 0, 2, 3}));  // [3, T, H, W]
+      s.inputs["video"] = pooled_empty({3, kLen, kCrop, kCrop}, torch::kFloat32);
+      s.inputs.at("video").copy_(t.permute({1, 0, 2, 3}));  // [3, T, H, W]
     } catch (const DecodeError& ex) {
       throw SampleError(e.path, e.line_no, ex.reason(), ex.detail());
     } catch (const cv::Exception& ex) {
@@ -213,6 +218,7 @@ class NonlocalEmulationDataset final : public Dataset {
  private:
   std::shared_ptr<const VideoDecoder> decoder_;
   std::vector<ListEntry> entries_;
+  std::vector<std::string> skipped_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -241,33 +247,9 @@ KineticsReaderOptions preset_options(const std::string& preset) {
   return o;
 }
 
-// KineticsReaderOptions::decoder ("ffmpeg" / "opencv") exists only once the FFmpeg decoder has
-// landed; detect it so that this file builds either way.
-template <typename T, typename = void>
-struct HasDecoderField : std::false_type {};
-template <typename T>
-struct HasDecoderField<T, std::void_t<decltype(std::declval<T&>().decoder)>> : std::true_type {};
-constexpr bool kHasDecoderOption = HasDecoderField<KineticsReaderOptions>::value;
-
-template <typename Opts>
-void set_decoder_option(Opts& o, const std::string& name) {
-  if constexpr (HasDecoderField<Opts>::value) {
-    if constexpr (std::is_assignable_v<decltype(o.decoder)&, std::string>) o.decoder = name;
-  }
-}
-
-// The decoder the benchmark runs: --decoder NAME, else the Kinetics reader's default ("ffmpeg"
-// where the FFmpeg decoder is built, else OpenCV).
+// The decoder the benchmark runs: --decoder NAME, else the Kinetics reader's default (ffmpeg).
 std::shared_ptr<const VideoDecoder> make_decoder(const std::string& name) {
-#if VC_BENCH_HAVE_FFMPEG_DECODER
   return make_video_decoder(name.empty() ? "ffmpeg" : name);
-#else
-  if (!name.empty() && name != "opencv") {
-    throw std::invalid_argument("--decoder " + name +
-                                ": this build of the datareader has only the OpenCV decoder");
-  }
-  return default_video_decoder();
-#endif
 }
 
 struct Args {
@@ -383,7 +365,7 @@ int run(const Args& a) {
     ko = preset_options(a.preset);
     sampling = std::to_string(ko.seg_num) + "x" + std::to_string(ko.seglen);
   }
-  if (kHasDecoderOption) set_decoder_option(ko, base->name());
+  ko.decoder = base->name();
   auto counting = std::make_shared<CountingDecoder>(base, &counters);
   std::shared_ptr<const Dataset> inner;
   if (a.preset == "nonlocal") {
@@ -433,8 +415,8 @@ int run(const Args& a) {
     const auto te = Clock::now();
     int64_t ep_clips = 0;
     while (auto b = loader.next()) {
-      const int64_t n = b->data.size(0);
-      if (shape.empty()) shape = b->data.sizes().vec();
+      const int64_t n = b->input("video").size(0);
+      if (shape.empty()) shape = b->input("video").sizes().vec();
       delivered += n;
       ep_clips += n;
       ++batches;

@@ -16,6 +16,7 @@
 // Output is deterministic for a given seed (up to the video encoder). Only
 // OpenCV is used (no LibTorch).
 
+#include <CLI/CLI.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -31,10 +32,13 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "datareader/rng.h"
 
 namespace fs = std::filesystem;
 
@@ -56,112 +60,49 @@ struct Options {
   std::uint64_t seed = 0;
 };
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-const char* kUsage =
-    "usage: make_demo_data --out DIR [options]\n"
-    "\n"
-    "Writes a small labelled synthetic video dataset (6 classes of coloured\n"
-    "moving shapes) into DIR:\n"
-    "  videos/<class>/<class>_<k>.mp4, label_map.txt,\n"
-    "  train.list, val.list, test.list (\"<relative path> <label>\"),\n"
-    "  infer.list (test clips, no labels).\n"
-    "Clips are split per class 60% / 20% / 20% (train / val / test).\n"
-    "\n"
-    "options:\n"
-    "  --out DIR              output directory (required; created if missing)\n"
-    "  --clips-per-class N    clips per class, >= 3        (default 10)\n"
-    "  --frames F             frames per clip, 1..10000    (default 48)\n"
-    "  --width W              frame width, even, 32..4096  (default 160)\n"
-    "  --height H             frame height, even, 32..4096 (default 120)\n"
-    "  --fps FPS              frames per second, (0, 240]  (default 24)\n"
-    "  --seed S               random seed, >= 0            (default 0)\n"
-    "  -h, --help             print this help and exit\n";
-
-long long parse_int(const std::string& flag, const std::string& value, long long lo, long long hi) {
-  if (value.empty()) throw UsageError(flag + " needs an integer value");
-  std::size_t pos = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(value, &pos, 10);
-  } catch (const std::exception&) {
-    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected an integer)");
-  }
-  if (pos != value.size())
-    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected an integer)");
-  if (v < lo || v > hi)
-    throw UsageError("value for " + flag + " out of range: " + value + " (allowed " +
-                     std::to_string(lo) + ".." + std::to_string(hi) + ")");
-  return v;
-}
-
-double parse_double(const std::string& flag, const std::string& value, double lo_excl, double hi) {
-  if (value.empty()) throw UsageError(flag + " needs a numeric value");
-  std::size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(value, &pos);
-  } catch (const std::exception&) {
-    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected a number)");
-  }
-  if (pos != value.size() || !std::isfinite(v))
-    throw UsageError("invalid value for " + flag + ": '" + value + "' (expected a number)");
-  if (!(v > lo_excl) || v > hi) {
-    std::ostringstream os;
-    os << "value for " << flag << " out of range: " << value << " (allowed (" << lo_excl << ", "
-       << hi << "])";
-    throw UsageError(os.str());
-  }
-  return v;
-}
-
-// Returns false when --help was requested.
-bool parse_args(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") return false;
-    if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument: '" + arg + "'");
-    std::string flag = arg, value;
-    bool have_value = false;
-    const auto eq = arg.find('=');
-    if (eq != std::string::npos) {
-      flag = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      have_value = true;
-    }
-    const bool known = flag == "--out" || flag == "--clips-per-class" || flag == "--frames" ||
-                       flag == "--width" || flag == "--height" || flag == "--fps" ||
-                       flag == "--seed";
-    if (!known) throw UsageError("unknown option: '" + flag + "'");
-    if (!have_value) {
-      if (i + 1 >= argc) throw UsageError(flag + " requires a value");
-      value = argv[++i];
-    }
-    if (flag == "--out") {
-      if (value.empty()) throw UsageError("--out needs a non-empty directory");
-      o.out = value;
-    } else if (flag == "--clips-per-class") {
-      o.clips_per_class = static_cast<int>(parse_int(flag, value, 3, 100000));
-    } else if (flag == "--frames") {
-      o.frames = static_cast<int>(parse_int(flag, value, 1, 10000));
-    } else if (flag == "--width") {
-      o.width = static_cast<int>(parse_int(flag, value, 32, 4096));
-    } else if (flag == "--height") {
-      o.height = static_cast<int>(parse_int(flag, value, 32, 4096));
-    } else if (flag == "--fps") {
-      o.fps = parse_double(flag, value, 0.0, 240.0);
-    } else if (flag == "--seed") {
-      o.seed = static_cast<std::uint64_t>(
-          parse_int(flag, value, 0, std::numeric_limits<long long>::max()));
-    }
-  }
-  if (o.out.empty()) throw UsageError("--out DIR is required");
+// Parses argv with CLI11. Returns nullopt and sets *code when the program should exit (--help: 0,
+// usage error: 2, already printed).
+std::optional<Options> parse_args(int argc, char** argv, int* code) {
+  Options o;
+  CLI::App app{
+      "Writes a small labelled synthetic video dataset (6 classes of coloured moving shapes) "
+      "into DIR: videos/<class>/<class>_<k>.mp4, label_map.txt, train.list, val.list, test.list "
+      "(\"<relative path> <label>\"), infer.list (test clips, no labels). Clips are split per "
+      "class 60% / 20% / 20% (train / val / test).",
+      "make_demo_data"};
+  app.add_option("--out", o.out, "output directory (created if missing)")
+      ->required()
+      ->check([](const std::string& v) { return v.empty() ? "--out needs a directory" : ""; });
+  app.add_option("--clips-per-class", o.clips_per_class, "clips per class")
+      ->check(CLI::Range(3, 100000))
+      ->capture_default_str();
+  app.add_option("--frames", o.frames, "frames per clip")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   // Video encoders (mp4v, avc1, 4:2:0 MJPG) need even frame dimensions.
-  if (o.width % 2 != 0) throw UsageError("--width must be even, got " + std::to_string(o.width));
-  if (o.height % 2 != 0) throw UsageError("--height must be even, got " + std::to_string(o.height));
-  return true;
+  auto even = [](const std::string& v) {
+    return std::stoi(v) % 2 ? std::string("must be even, got ") + v : std::string();
+  };
+  app.add_option("--width", o.width, "frame width, even")
+      ->check(CLI::Range(32, 4096))
+      ->check(even)
+      ->capture_default_str();
+  app.add_option("--height", o.height, "frame height, even")
+      ->check(CLI::Range(32, 4096))
+      ->check(even)
+      ->capture_default_str();
+  app.add_option("--fps", o.fps, "frames per second, (0, 240]")
+      ->check(CLI::Range(1e-9, 240.0))
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "random seed")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *code = app.exit(e);
+    if (*code != 0) *code = 2;
+    return std::nullopt;
+  }
+  return o;
 }
 
 // ---------------------------------------------------------------------------
@@ -169,22 +110,15 @@ bool parse_args(int argc, char** argv, Options& o) {
 // distribution implementations).
 // ---------------------------------------------------------------------------
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
+// The SplitMix64 stream (the mixer is the datareader's, vc::data::mix64): the demo dataset of a
+// seed is the same as before the mixer was shared.
 class Rng {
  public:
-  explicit Rng(std::uint64_t seed) : state_(splitmix64(seed)) {}
+  explicit Rng(std::uint64_t seed) : state_(vc::data::mix64(seed)) {}
   std::uint64_t next() {
+    const std::uint64_t z = vc::data::mix64(state_);  // = finalise(state + golden ratio)
     state_ += 0x9E3779B97F4A7C15ULL;
-    std::uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    return z;
   }
   double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
@@ -198,7 +132,7 @@ class Rng {
 };
 
 std::uint64_t mix(std::uint64_t seed, std::uint64_t a, std::uint64_t b) {
-  return splitmix64(splitmix64(seed ^ 0xD1B54A32D192ED03ULL) + a * 0x100000001B3ULL + b);
+  return vc::data::mix64(vc::data::mix64(seed ^ 0xD1B54A32D192ED03ULL) + a * 0x100000001B3ULL + b);
 }
 
 // ---------------------------------------------------------------------------
@@ -603,19 +537,11 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
+  int code = 0;
+  const std::optional<Options> o = parse_args(argc, argv, &code);
+  if (!o) return code;
   try {
-    if (!parse_args(argc, argv, o)) {
-      std::cout << kUsage;
-      return 0;
-    }
-  } catch (const UsageError& e) {
-    std::cerr << "error: " << e.what() << "\n"
-              << "run 'make_demo_data --help' for usage\n";
-    return 2;
-  }
-  try {
-    return run(o);
+    return run(*o);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

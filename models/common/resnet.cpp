@@ -54,35 +54,15 @@ std::vector<int64_t> stage_blocks(int64_t depth) {
 
 }  // namespace
 
-void init_conv_paddle(torch::nn::Conv2d& conv) {
-  torch::NoGradGuard no_grad;
-  const auto& w = conv->weight;  // [O, I, kh, kw]
-  const double fan_in = static_cast<double>(w.size(1) * w.size(2) * w.size(3));
-  torch::nn::init::normal_(conv->weight, 0.0, std::sqrt(2.0 / fan_in));
-  if (conv->bias.defined()) conv->bias.zero_();
-}
-
-void init_bn_paddle(torch::nn::BatchNorm2d& bn) {
-  torch::NoGradGuard no_grad;
-  bn->weight.fill_(1.0);
-  bn->bias.zero_();
-}
-
-void init_fc_paddle(torch::nn::Linear& fc) {
-  torch::NoGradGuard no_grad;
-  const double bound = 1.0 / std::sqrt(static_cast<double>(fc->weight.size(1)));
-  torch::nn::init::uniform_(fc->weight, -bound, bound);
-  fc->bias.zero_();
-}
-
 const std::vector<int64_t>& resnet_valid_depths() {
   static const std::vector<int64_t> depths{18, 34, 50, 101, 152};
   return depths;
 }
 
 // ---------------------------------------------------------------------------------------------
-BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stride_)
-    : in_planes(in_planes_), planes(planes_), stride(stride_) {
+BasicBlockImpl::BasicBlockImpl(int64_t in_planes_, int64_t planes_, int64_t stride_,
+                               ResidualHook hook)
+    : in_planes(in_planes_), planes(planes_), stride(stride_), residual_hook(std::move(hook)) {
   reset();
 }
 
@@ -97,14 +77,16 @@ void BasicBlockImpl::reset() {
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   torch::Tensor identity = downsample ? downsample->forward(x) : x;  // [B, planes, H/s, W/s]
+  if (residual_hook) x = residual_hook(x);                           // [B, C, H, W]
   torch::Tensor out = torch::relu(bn1(conv1(x)));                    // [B, planes, H/s, W/s]
   out = bn2(conv2(out));                                             // [B, planes, H/s, W/s]
   return torch::relu(out + identity);
 }
 
 // ---------------------------------------------------------------------------------------------
-BottleneckImpl::BottleneckImpl(int64_t in_planes_, int64_t planes_, int64_t stride_)
-    : in_planes(in_planes_), planes(planes_), stride(stride_) {
+BottleneckImpl::BottleneckImpl(int64_t in_planes_, int64_t planes_, int64_t stride_,
+                               ResidualHook hook)
+    : in_planes(in_planes_), planes(planes_), stride(stride_), residual_hook(std::move(hook)) {
   reset();
 }
 
@@ -121,6 +103,7 @@ void BottleneckImpl::reset() {
 
 torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
   torch::Tensor identity = downsample ? downsample->forward(x) : x;  // [B, 4*planes, H/s, W/s]
+  if (residual_hook) x = residual_hook(x);                           // [B, C, H, W]
   torch::Tensor out = torch::relu(bn1(conv1(x)));                    // [B, planes, H, W]
   out = torch::relu(bn2(conv2(out)));                                // [B, planes, H/s, W/s]
   out = bn3(conv3(out));                                             // [B, 4*planes, H/s, W/s]
@@ -147,10 +130,10 @@ void ResNetImpl::reset() {
   bn1 = register_module("bn1", make_bn(64));
   maxpool = register_module(
       "maxpool", torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));
-  layer1 = register_module("layer1", make_layer(64, blocks[0], 1));
-  layer2 = register_module("layer2", make_layer(128, blocks[1], 2));
-  layer3 = register_module("layer3", make_layer(256, blocks[2], 2));
-  layer4 = register_module("layer4", make_layer(512, blocks[3], 2));
+  layer1 = register_module("layer1", make_layer(1, 64, blocks[0], 1));
+  layer2 = register_module("layer2", make_layer(2, 128, blocks[1], 2));
+  layer3 = register_module("layer3", make_layer(3, 256, blocks[2], 2));
+  layer4 = register_module("layer4", make_layer(4, 512, blocks[3], 2));
   if (options.num_classes() > 0) {
     fc = register_module("fc", torch::nn::Linear(feature_dim(), options.num_classes()));
     init_fc_paddle(fc);
@@ -159,15 +142,17 @@ void ResNetImpl::reset() {
   }
 }
 
-torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int64_t stride) {
+torch::nn::Sequential ResNetImpl::make_layer(int64_t stage_no, int64_t planes, int64_t blocks,
+                                             int64_t stride) {
   torch::nn::Sequential layer;
   for (int64_t i = 0; i < blocks; ++i) {
     const int64_t s = i == 0 ? stride : 1;
+    ResidualHook hook = options.residual_hooks() ? options.residual_hooks()(stage_no, i) : nullptr;
     if (bottleneck_) {
-      layer->push_back(Bottleneck(in_planes_, planes, s));
+      layer->push_back(Bottleneck(in_planes_, planes, s, hook));
       in_planes_ = planes * BottleneckImpl::kExpansion;
     } else {
-      layer->push_back(BasicBlock(in_planes_, planes, s));
+      layer->push_back(BasicBlock(in_planes_, planes, s, hook));
       in_planes_ = planes * BasicBlockImpl::kExpansion;
     }
   }
@@ -176,20 +161,63 @@ torch::nn::Sequential ResNetImpl::make_layer(int64_t planes, int64_t blocks, int
 
 int64_t ResNetImpl::feature_dim() const { return bottleneck_ ? 2048 : 512; }
 
-torch::Tensor ResNetImpl::forward_features(torch::Tensor x) {
+torch::Tensor ResNetImpl::stem(torch::Tensor x) {
   if (x.dim() != 4 || x.size(1) != options.in_channels()) {
     std::ostringstream msg;
     msg << "ResNet-" << options.depth() << " expects input [B, " << options.in_channels()
         << ", H, W], got " << x.sizes();
     throw std::invalid_argument(msg.str());
   }
-  x = maxpool(torch::relu(bn1(conv1(x))));    // [B, 64, H/4, W/4]
-  x = layer1->forward(x);                     // [B, 64*e, H/4, W/4]
-  x = layer2->forward(x);                     // [B, 128*e, H/8, W/8]
-  x = layer3->forward(x);                     // [B, 256*e, H/16, W/16]
-  x = layer4->forward(x);                     // [B, 512*e, H/32, W/32]
-  x = torch::adaptive_avg_pool2d(x, {1, 1});  // [B, F, 1, 1]
-  return x.flatten(1);                        // [B, F]
+  return maxpool(torch::relu(bn1(conv1(x))));  // [B, 64, H/4, W/4]
+}
+
+torch::nn::Sequential& ResNetImpl::stage(int64_t stage_no) {
+  switch (stage_no) {
+    case 1:
+      return layer1;
+    case 2:
+      return layer2;
+    case 3:
+      return layer3;
+    case 4:
+      return layer4;
+    default:
+      break;
+  }
+  throw std::out_of_range("ResNet stage must be 1..4, got " + std::to_string(stage_no));
+}
+
+int64_t ResNetImpl::num_blocks(int64_t stage_no) const {
+  return static_cast<int64_t>(const_cast<ResNetImpl*>(this)->stage(stage_no)->size());
+}
+
+torch::Tensor ResNetImpl::forward_stage(int64_t stage_no, torch::Tensor x) {
+  return stage(stage_no)->forward(x);
+}
+
+torch::Tensor ResNetImpl::forward_block(int64_t stage_no, int64_t block, torch::Tensor x) {
+  torch::nn::Sequential& layer = stage(stage_no);
+  if (block < 0 || block >= static_cast<int64_t>(layer->size())) {
+    throw std::out_of_range("ResNet layer" + std::to_string(stage_no) + " has " +
+                            std::to_string(layer->size()) + " blocks, asked for block " +
+                            std::to_string(block));
+  }
+  const std::shared_ptr<torch::nn::Module> m = layer->ptr(static_cast<std::size_t>(block));
+  if (bottleneck_) return m->as<BottleneckImpl>()->forward(std::move(x));
+  return m->as<BasicBlockImpl>()->forward(std::move(x));
+}
+
+torch::Tensor ResNetImpl::pool(const torch::Tensor& x) {
+  return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // [B, F]
+}
+
+torch::Tensor ResNetImpl::forward_features(torch::Tensor x) {
+  x = stem(std::move(x));  // [B, 64, H/4, W/4]
+  x = layer1->forward(x);  // [B, 64*e, H/4, W/4]
+  x = layer2->forward(x);  // [B, 128*e, H/8, W/8]
+  x = layer3->forward(x);  // [B, 256*e, H/16, W/16]
+  x = layer4->forward(x);  // [B, 512*e, H/32, W/32]
+  return pool(x);          // [B, F]
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {

@@ -8,10 +8,9 @@ namespace vc::models {
 TsnImpl::TsnImpl(const TsnOptions& options_) : options(options_) { reset(); }
 
 void TsnImpl::reset() {
-  if (options.num_classes() <= 0 || options.seg_num() <= 0 || options.seglen() <= 0) {
+  if (options.num_classes() <= 0 || options.seglen() <= 0) {
     std::ostringstream msg;
-    msg << "TSN: num_classes, seg_num and seglen must be positive, got num_classes="
-        << options.num_classes() << " seg_num=" << options.seg_num()
+    msg << "TSN: num_classes and seglen must be positive, got num_classes=" << options.num_classes()
         << " seglen=" << options.seglen();
     throw std::invalid_argument(msg.str());
   }
@@ -28,7 +27,8 @@ void TsnImpl::reset() {
   }
 }
 
-torch::Tensor TsnImpl::forward(const torch::Tensor& clips) {
+torch::Tensor TsnImpl::forward(const ModelInput& input) {
+  const torch::Tensor& clips = input.at("video");
   const int64_t channels = 3 * options.seglen();
   if (clips.dim() != 5 || clips.size(2) != channels) {
     std::ostringstream msg;

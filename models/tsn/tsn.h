@@ -1,6 +1,9 @@
 // TSN — Temporal Segment Networks (spec §6.5): a 2-D ResNet applied to each of T segments
 // (each segment = seglen stacked RGB frames, 3*seglen channels), average consensus over T,
 // optional dropout, fc. T is read from the input, so a model trained with seg_num 3 tests with 7.
+//
+// Model contract (models/video_model.h): input "video" float32 [N, T, 3*seglen, H, W]
+// (normalised RGB, segment-major) -> logits [N, num_classes].
 #pragma once
 
 #include <torch/torch.h>
@@ -14,8 +17,6 @@ namespace vc::models {
 struct TsnOptions {
   /// Classes of the final fc (Kinetics-400: 400).
   TORCH_ARG(int64_t, num_classes) = 400;
-  /// Segments per video used in training (informational: forward reads T from the input).
-  TORCH_ARG(int64_t, seg_num) = 3;
   /// Consecutive frames stacked per segment; the trunk takes 3*seglen input channels.
   TORCH_ARG(int64_t, seglen) = 1;
   /// ResNet depth of the trunk: 18, 34, 50, 101 or 152.
@@ -30,8 +31,8 @@ class TsnImpl : public VideoModelImpl {
  public:
   explicit TsnImpl(const TsnOptions& options = {});
   void reset();
-  /// [N, T, 3*seglen, H, W] -> logits [N, num_classes].
-  torch::Tensor forward(const torch::Tensor& clips) override;
+  /// Reads input "video" [N, T, 3*seglen, H, W] -> logits [N, num_classes].
+  torch::Tensor forward(const ModelInput& input) override;
 
   TsnOptions options;
   ResNet backbone{nullptr};

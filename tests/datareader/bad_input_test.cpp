@@ -194,7 +194,7 @@ struct RunOut {
   std::vector<int64_t> labels() const {
     std::vector<int64_t> v;
     for (const Batch& b : batches) {
-      for (int64_t k = 0; k < b.labels.size(0); ++k) v.push_back(b.labels[k].item<int64_t>());
+      for (int64_t k = 0; k < b.target.size(0); ++k) v.push_back(b.target[k].item<int64_t>());
     }
     return v;
   }
@@ -270,8 +270,8 @@ class BadVideo : public ::testing::TestWithParam<std::string> {
     EXPECT_EQ(r.batches[0].line_nos, (std::vector<std::size_t>{1, 3}));
     EXPECT_EQ(r.batches[1].line_nos, (std::vector<std::size_t>{4}));
     EXPECT_EQ(r.labels(), (std::vector<int64_t>{0, 1, 2}));
-    EXPECT_EQ(r.batches[0].data.sizes(), (std::vector<int64_t>{2, 3, 3, 40, 40}));
-    EXPECT_EQ(r.batches[1].paths, (std::vector<std::string>{clips().g[2]}));
+    EXPECT_EQ(r.batches[0].input("video").sizes(), (std::vector<int64_t>{2, 3, 3, 40, 40}));
+    EXPECT_EQ(r.batches[1].ids, (std::vector<std::string>{clips().g[2]}));
   }
 
   // The row's sample was NOT skipped: all 4 lines came out.
@@ -362,7 +362,7 @@ TEST_P(BadVideo, FewerFramesThanSegNumTimesSeglenWrapsAround) {
   const RunOut r = run_epoch(ds);
   EXPECT_TRUE(r.warnings.empty());
   ASSERT_EQ(r.lines(), (std::vector<std::size_t>{1, 2, 3, 4}));
-  const torch::Tensor clip = r.batches[0].data[1];  // line 2: [3, 12, 40, 40]
+  const torch::Tensor clip = r.batches[0].input("video")[1];  // line 2: [3, 12, 40, 40]
   ASSERT_EQ(clip.sizes(), (std::vector<int64_t>{3, 12, 40, 40}));
   for (int s = 0; s < 3; ++s) {
     for (int f = 0; f < 4; ++f) {
@@ -518,7 +518,7 @@ TEST(BadListLine, TrailingWhitespaceIsAccepted) {
   EXPECT_TRUE(r.parsed.skipped.empty());
   EXPECT_EQ(r.run.lines(), (std::vector<std::size_t>{1, 2, 3}));
   EXPECT_EQ(r.run.labels(), (std::vector<int64_t>{0, 1, 2}));
-  EXPECT_EQ(r.run.batches[0].paths[0], clips().g[0]);
+  EXPECT_EQ(r.run.batches[0].ids[0], clips().g[0]);
 }
 
 TEST(BadListLine, CrlfLineEndingsAreAccepted) {
@@ -526,7 +526,7 @@ TEST(BadListLine, CrlfLineEndingsAreAccepted) {
   ListRow r("{g0} 0\r\n{g1} 1\r\n\r\n{g2} 2\r\n");
   EXPECT_TRUE(r.parsed.skipped.empty());
   EXPECT_EQ(r.run.lines(), (std::vector<std::size_t>{1, 2, 4}));
-  EXPECT_EQ(r.run.batches[0].paths[1], clips().g[1]);  // no '\r' left in the path
+  EXPECT_EQ(r.run.batches[0].ids[1], clips().g[1]);  // no '\r' left in the path
   EXPECT_EQ(r.run.labels(), (std::vector<int64_t>{0, 1, 2}));
 }
 
@@ -557,7 +557,7 @@ TEST(BadListLine, PathWithSpacesTakesTheLastTokenAsLabel) {
   r.expect_line_skipped(3, "too many columns", "expected '<path> <label>'");  // no label
   r.expect_line_skipped(4, "too many columns", "expected '<path> <label>'");
   EXPECT_EQ(r.run.lines(), (std::vector<std::size_t>{1, 2, 5}));
-  EXPECT_EQ(r.run.batches[0].paths[1], spaced);
+  EXPECT_EQ(r.run.batches[0].ids[1], spaced);
 }
 
 TEST(BadListLine, NulBytesLongLinesBomAndNonUtf8) {
@@ -585,8 +585,9 @@ void expect_identical(const RunOut& a, const RunOut& b) {
   for (std::size_t i = 0; i < a.batches.size(); ++i) {
     EXPECT_EQ(a.batches[i].indices, b.batches[i].indices) << "batch " << i;
     EXPECT_EQ(a.batches[i].line_nos, b.batches[i].line_nos) << "batch " << i;
-    EXPECT_TRUE(torch::equal(a.batches[i].data, b.batches[i].data)) << "batch " << i;
-    EXPECT_TRUE(torch::equal(a.batches[i].labels, b.batches[i].labels)) << "batch " << i;
+    EXPECT_TRUE(torch::equal(a.batches[i].input("video"), b.batches[i].input("video")))
+        << "batch " << i;
+    EXPECT_TRUE(torch::equal(a.batches[i].target, b.batches[i].target)) << "batch " << i;
   }
   EXPECT_EQ(a.warnings, b.warnings);
   EXPECT_EQ(a.skips.skipped, b.skips.skipped);
@@ -617,7 +618,7 @@ void check_determinism(const std::string& list, std::size_t expect_skipped,
   const RunOut other = run_epoch(ds, 3, 3, true, 2025, 1);
   ASSERT_FALSE(other.batches.empty());
   EXPECT_FALSE(other.batches[0].indices == runs[0].batches[0].indices &&
-               torch::equal(other.batches[0].data, runs[0].batches[0].data));
+               torch::equal(other.batches[0].input("video"), runs[0].batches[0].input("video")));
 }
 
 TEST(BadInputDeterminism, GeneratedVideosWithBadEntriesSameBatchesWhateverTheThreads) {
@@ -663,7 +664,11 @@ class CountingDataset : public Dataset {
     }
   }
   std::size_t size() const override { return entries_.size(); }
-  const ListEntry& entry(std::size_t i) const override { return entries_.at(i); }
+  SampleRef ref(std::size_t i) const override {
+    return SampleRef{entries_.at(i).path, "counting", entries_.at(i).line_no};
+  }
+  const std::vector<std::string>& skipped_lines() const override { return skipped_; }
+  std::string describe() const override { return "counting dataset"; }
   Sample get(std::size_t i, uint64_t) const override {
     std::this_thread::sleep_for(std::chrono::microseconds(300));
     if (i % 7 == 3) throw SampleError(entries_[i].path, entries_[i].line_no, "fake failure", "");
@@ -671,15 +676,15 @@ class CountingDataset : public Dataset {
     std::fill(buf, buf + 96, static_cast<float>(i));
     note(+1);
     Sample s;
-    s.clip = torch::from_blob(
+    s.inputs["video"] = torch::from_blob(
         buf, {2, 3, 4, 4},
         [this](void* p) {
           delete[] static_cast<float*>(p);
           note(-1);
         },
         torch::kFloat32);
-    s.label = entries_[i].label;
-    s.path = entries_[i].path;
+    s.target = Target::single(entries_[i].label);
+    s.id = entries_[i].path;
     s.line_no = entries_[i].line_no;
     s.index = i;
     return s;
@@ -695,6 +700,7 @@ class CountingDataset : public Dataset {
     }
   }
   std::vector<ListEntry> entries_;
+  std::vector<std::string> skipped_;
   mutable std::atomic<int> live_{0}, max_live_{0};
 };
 

@@ -157,12 +157,13 @@ TEST(Loader, PooledBatchesEqualTheStackedClips) {
   for (int64_t epoch = 0; epoch < 3; ++epoch) {
     loader.start_epoch(epoch);
     while (auto b = loader.next()) {
-      ASSERT_EQ(b->data.dim(), 5);
+      ASSERT_EQ(b->input("video").dim(), 5);
       std::vector<torch::Tensor> clips;
       for (std::size_t k = 0; k < b->indices.size(); ++k) {
-        clips.push_back(ds->get(b->indices[k], loader_sample_seed(99, epoch, b->indices[k])).clip);
+        clips.push_back(ds->get(b->indices[k], loader_sample_seed(99, epoch, b->indices[k]))
+                            .inputs.at("video"));
       }
-      EXPECT_TRUE(torch::equal(b->data, torch::stack(clips, 0))) << "epoch " << epoch;
+      EXPECT_TRUE(torch::equal(b->input("video"), torch::stack(clips, 0))) << "epoch " << epoch;
     }
   }
   // 9 batches of up to 2 clips, plus the checks' own clips: the buffers were recycled.

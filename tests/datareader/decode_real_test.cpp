@@ -166,9 +166,10 @@ TEST(DecodeReal, KineticsReaderOnEveryClipAllPhases) {
     loader.start_epoch(0);
     std::size_t n = 0;
     while (auto b = loader.next()) {
-      EXPECT_EQ(b->data.sizes(), (std::vector<int64_t>{b->data.size(0), c.seg_num, 3 * c.seglen,
-                                                       c.target, c.target}));
-      EXPECT_TRUE(torch::isfinite(b->data).all().item<bool>());
+      EXPECT_EQ(b->input("video").sizes(),
+                (std::vector<int64_t>{b->input("video").size(0), c.seg_num, 3 * c.seglen, c.target,
+                                      c.target}));
+      EXPECT_TRUE(torch::isfinite(b->input("video")).all().item<bool>());
       n += b->indices.size();
     }
     EXPECT_EQ(n, kInputs.size());

@@ -230,7 +230,7 @@ TEST(FfmpegDecoderReal, KineticsReaderDefaultsToFfmpegAndMatchesOpenCv) {
   o.decoder = "opencv";
   KineticsDataset ocv(list, o);
   for (std::size_t i = 0; i < ff.size(); ++i) {
-    const auto a = ff.get(i, 3).clip, b = ocv.get(i, 3).clip;
+    const auto a = ff.get(i, 3).inputs.at("video"), b = ocv.get(i, 3).inputs.at("video");
     ASSERT_EQ(a.sizes(), b.sizes());
     // Native sizes here are 340x256 (group_scale no-op) and 320x240 (upscaled: swscale's
     // bilinear vs cv::resize differ by a few levels); normalised units (/255/std).

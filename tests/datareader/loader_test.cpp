@@ -61,9 +61,9 @@ void expect_same_batches(const std::vector<Batch>& a, const std::vector<Batch>& 
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].indices, b[i].indices) << "batch " << i;
-    EXPECT_TRUE(torch::equal(a[i].data, b[i].data)) << "batch " << i;
-    EXPECT_TRUE(torch::equal(a[i].labels, b[i].labels)) << "batch " << i;
-    EXPECT_EQ(a[i].paths, b[i].paths);
+    EXPECT_TRUE(torch::equal(a[i].input("video"), b[i].input("video"))) << "batch " << i;
+    EXPECT_TRUE(torch::equal(a[i].target, b[i].target)) << "batch " << i;
+    EXPECT_EQ(a[i].ids, b[i].ids);
     EXPECT_EQ(a[i].line_nos, b[i].line_nos);
   }
 }
@@ -76,19 +76,20 @@ TEST(KineticsDataset, LoadsFramesFolderWithShapesAndSeeds) {
   EXPECT_EQ(ds.entry(2).path, fx.tmp.file("frames/v2"));
   EXPECT_EQ(ds.entry(2).line_no, 3u);
   const Sample a = ds.get(2, 42), b = ds.get(2, 42), c = ds.get(2, 43);
-  EXPECT_EQ(a.clip.sizes(), (std::vector<int64_t>{3, 6, 28, 28}));
-  EXPECT_EQ(a.clip.dtype(), torch::kFloat32);
-  EXPECT_EQ(a.label, 2);
+  EXPECT_EQ(a.inputs.at("video").sizes(), (std::vector<int64_t>{3, 6, 28, 28}));
+  EXPECT_EQ(a.inputs.at("video").dtype(), torch::kFloat32);
+  EXPECT_EQ(a.target.class_index, 2);
   EXPECT_EQ(a.index, 2u);
   EXPECT_EQ(a.line_no, 3u);
-  EXPECT_TRUE(torch::equal(a.clip, b.clip));
-  EXPECT_FALSE(torch::equal(a.clip, c.clip));
+  EXPECT_TRUE(torch::equal(a.inputs.at("video"), b.inputs.at("video")));
+  EXPECT_FALSE(torch::equal(a.inputs.at("video"), c.inputs.at("video")));
   EXPECT_THROW(ds.entry(7), DataError);
 
   KineticsReaderOptions eval = small_train_opts();
   eval.phase = Phase::kValid;
   KineticsDataset dv(fx.list, eval);
-  EXPECT_TRUE(torch::equal(dv.get(0, 1).clip, dv.get(0, 999).clip));  // no randomness
+  EXPECT_TRUE(torch::equal(dv.get(0, 1).inputs.at("video"),
+                           dv.get(0, 999).inputs.at("video")));  // no randomness
 }
 
 TEST(KineticsDataset, RejectsBadOptionsAndEmptyLists) {
@@ -206,9 +207,9 @@ TEST(Loader, SameSeedSameBatchesWhateverTheThreadCount) {
     std::vector<Batch> all = run_epoch(loader, 0);
     const std::vector<Batch> e1 = run_epoch(loader, 1);
     ASSERT_EQ(all.size(), 3u);
-    EXPECT_EQ(all[0].data.sizes(), (std::vector<int64_t>{3, 3, 6, 28, 28}));
-    EXPECT_EQ(all[2].data.size(0), 1);  // final partial batch emitted
-    EXPECT_EQ(all[0].labels.dtype(), torch::kInt64);
+    EXPECT_EQ(all[0].input("video").sizes(), (std::vector<int64_t>{3, 3, 6, 28, 28}));
+    EXPECT_EQ(all[2].input("video").size(0), 1);  // final partial batch emitted
+    EXPECT_EQ(all[0].target.dtype(), torch::kInt64);
     EXPECT_EQ(loader.epoch_skips().skipped, 0u);
     // Every sample exactly once, in the shuffled order.
     std::vector<std::size_t> seen;
@@ -224,8 +225,8 @@ TEST(Loader, SameSeedSameBatchesWhateverTheThreadCount) {
   // Labels/paths line up with the dataset entries.
   const Batch& b0 = runs[0][0];
   for (std::size_t k = 0; k < b0.indices.size(); ++k) {
-    EXPECT_EQ(b0.labels[k].item<int64_t>(), ds->entry(b0.indices[k]).label);
-    EXPECT_EQ(b0.paths[k], ds->entry(b0.indices[k]).path);
+    EXPECT_EQ(b0.target[k].item<int64_t>(), ds->entry(b0.indices[k]).label);
+    EXPECT_EQ(b0.ids[k], ds->entry(b0.indices[k]).path);
   }
 }
 
@@ -354,7 +355,7 @@ TEST(Loader, GeneratedMjpegAviDecodes) {
   o.phase = Phase::kValid;
   auto ds = std::make_shared<KineticsDataset>(tmp.file("l.list"), o);
   const Sample s = ds->get(0, 0);
-  EXPECT_EQ(s.clip.sizes(), (std::vector<int64_t>{3, 6, 28, 28}));
+  EXPECT_EQ(s.inputs.at("video").sizes(), (std::vector<int64_t>{3, 6, 28, 28}));
   auto src = default_video_decoder()->open(path);
   EXPECT_EQ(src->frame_count(), 20);
   const FrameReadResult r = src->read({0, 5, 19});

@@ -14,30 +14,14 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
+#include "tests/support/temp_dir.h"
+
 namespace vc::data::testing {
 
 namespace fs = std::filesystem;
 
-// A fresh directory removed at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() / ("vc_datareader_test_" + std::to_string(::getpid()) + "_" +
-                                         std::to_string(stamp) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-  std::string file(const std::string& rel) const { return (path_ / rel).string(); }
-
- private:
-  fs::path path_;
-};
+// The one TempDir of the tests (tests/support/temp_dir.h).
+using TempDir = vc::testing::TempDir;
 
 inline void write_file(const std::string& path, const std::string& content) {
   fs::create_directories(fs::path(path).parent_path());

@@ -51,6 +51,55 @@ TEST(ResNet, ClassifierHeadAndInputChannels) {
             (std::vector<int64_t>{2, 512}));
 }
 
+TEST(ResNet, StageWiseForwardEqualsTheWhole) {
+  torch::manual_seed(1);
+  for (int64_t depth : {18, 50}) {
+    ResNet net(ResNetOptions().depth(depth));
+    net->eval();
+    torch::NoGradGuard ng;
+    const torch::Tensor x = torch::randn({2, 3, 40, 40});
+    torch::Tensor y = net->stem(x);  // [2, 64, 10, 10]
+    EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 64, 10, 10}));
+    for (int64_t s = 1; s <= 4; ++s) {
+      if (s % 2) {  // stages 1 and 3 block by block (where Non-local inserts its blocks)
+        for (int64_t b = 0; b < net->num_blocks(s); ++b) y = net->forward_block(s, b, y);
+      } else {
+        y = net->forward_stage(s, y);
+      }
+    }
+    EXPECT_TRUE(torch::allclose(ResNetImpl::pool(y), net->forward_features(x), 1e-6, 1e-6));
+    EXPECT_EQ(net->num_blocks(3), depth == 18 ? 2 : 6);
+    EXPECT_THROW(net->forward_block(3, net->num_blocks(3), y), std::out_of_range);
+    EXPECT_THROW(net->stage(5), std::out_of_range);
+  }
+}
+
+TEST(ResNet, ResidualHookActsOnTheBranchOnly) {
+  // A hook that zeroes the branch input: the block's branch sees zeros (conv of 0 = 0, then BN
+  // in eval with the default running stats = bias = 0), so each hooked block returns
+  // relu(shortcut). With no downsample in layer1 block 1, that is relu(x) = x (x >= 0 there).
+  torch::manual_seed(2);
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  ResNet net(ResNetOptions().depth(50).residual_hooks([&](int64_t stage, int64_t block) {
+    calls.emplace_back(stage, block);
+    if (stage == 1 && block == 1) {
+      return ResidualHook([](const torch::Tensor& t) { return torch::zeros_like(t); });
+    }
+    return ResidualHook();
+  }));
+  EXPECT_EQ(calls.size(), 16u);  // 3 + 4 + 6 + 3 blocks asked once each
+  net->eval();
+  torch::NoGradGuard ng;
+  const torch::Tensor x = net->forward_block(1, 0, net->stem(torch::randn({1, 3, 32, 32})));
+  const torch::Tensor y = net->forward_block(1, 1, x);
+  EXPECT_TRUE(torch::allclose(y, x, 1e-6, 1e-6));
+  // Without the hook the block changes its input.
+  ResNet plain(ResNetOptions().depth(50));
+  plain->eval();
+  const torch::Tensor x2 = plain->forward_block(1, 0, plain->stem(torch::randn({1, 3, 32, 32})));
+  EXPECT_FALSE(torch::allclose(plain->forward_block(1, 1, x2), x2, 1e-6, 1e-6));
+}
+
 TEST(ResNet, InvalidDepthListsValidDepths) {
   try {
     ResNet net(ResNetOptions().depth(20));

@@ -7,6 +7,7 @@ including avgpool) and the classifier (its fc).
 Usage: /usr/bin/python3 tsn_reference.py OUT_DIR
   weights.pt  torchvision resnet50(num_classes=10).state_dict() with randomised BN statistics
   io.pt       {"input": [2, 3, 3, 112, 112] float32, "logits": [2, 10] float32}
+  tsn_weights.pt  the same weights under TSN names (backbone.*, fc.*), input.pt  the input alone
 """
 import sys
 
@@ -49,3 +50,8 @@ with torch.no_grad():
 
 torch.save(model.state_dict(), f"{out}/weights.pt")
 torch.save({"input": x, "logits": logits}, f"{out}/io.pt")
+
+# The same network under TSN's own names, and the input alone, for build/bin/run_model.
+tsn = {("backbone." + k if not k.startswith("fc.") else k): v for k, v in model.state_dict().items()}
+torch.save(tsn, f"{out}/tsn_weights.pt")
+torch.save(x, f"{out}/input.pt")

@@ -24,7 +24,7 @@ class TsnShapes : public ::testing::TestWithParam<TsnCase> {};
 TEST_P(TsnShapes, LogitsShapeAndGradients) {
   torch::manual_seed(0);
   const TsnCase c = GetParam();
-  Tsn net(TsnOptions().num_classes(11).seg_num(3).seglen(c.seglen).depth(c.depth));
+  Tsn net(TsnOptions().num_classes(11).seglen(c.seglen).depth(c.depth));
   torch::Tensor clips = torch::randn({2, c.segments, 3 * c.seglen, 32, 32});
   torch::Tensor logits = net->forward(clips);
   ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{2, 11}));

@@ -10,12 +10,14 @@
 
 namespace vc::testing {
 
+/// A fresh, empty directory under the system temp dir, removed when the object dies. The one
+/// TempDir of every test (tests/datareader and tests/models alias it).
 class TempDir {
  public:
-  TempDir() {
+  explicit TempDir(const std::string& name = "test") {
     std::random_device rd;
     path_ = std::filesystem::temp_directory_path() /
-            ("videocls_test_" + std::to_string(rd()) + std::to_string(rd()));
+            ("videocls_" + name + "_" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
@@ -26,6 +28,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
   std::string str() const { return path_.string(); }
   std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;

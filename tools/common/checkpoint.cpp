@@ -55,17 +55,23 @@ void copy_file_atomic(const std::string& from, const std::string& to) {
 void save_checkpoint(const std::string& path, const Checkpoint& c) {
   c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
   d.insert("format", std::string("videocls-checkpoint"));
-  d.insert("version", int64_t{1});
+  d.insert("version", int64_t{2});
   d.insert("model_name", c.model_name);
   d.insert("epoch", c.epoch);
   d.insert("step_in_epoch", c.step_in_epoch);
   d.insert("global_step", c.global_step);
-  d.insert("best_top1", c.best_top1);
+  c10::impl::GenericDict best(c10::StringType::get(), c10::AnyType::get());
+  best.insert("name", c.best_metric_name);
+  best.insert("value", c.best_metric_value);
+  d.insert("best_metric", best);
   d.insert("seed", c.seed);
   d.insert("config", c.config_yaml);
   d.insert("model", tensor_dict(c.model));
   c10::impl::GenericDict opt(c10::StringType::get(), c10::AnyType::get());
-  opt.insert("momentum_buffer", tensor_dict(c.momentum_buffer));
+  opt.insert("type", c.optimizer_type);
+  c10::impl::GenericDict slots(c10::StringType::get(), c10::AnyType::get());
+  for (const auto& [slot, tensors] : c.optimizer_state) slots.insert(slot, tensor_dict(tensors));
+  opt.insert("state", slots);
   d.insert("optimizer", opt);
   c10::impl::GenericDict rng(c10::StringType::get(), c10::TensorType::get());
   if (c.torch_rng_state.defined()) rng.insert("torch_cpu", c.torch_rng_state);
@@ -100,13 +106,42 @@ Checkpoint load_checkpoint(const std::string& path) {
   c.epoch = get("epoch").toInt();
   c.step_in_epoch = get("step_in_epoch").toInt();
   c.global_step = get("global_step").toInt();
-  c.best_top1 = get("best_top1").toDouble();
+  c.version = d.contains("version") ? get("version").toInt() : 1;
+  if (c.version > 2) {
+    throw IoError("'" + path + "' is a version " + std::to_string(c.version) +
+                  " checkpoint; this build reads versions 1 and 2 (a newer videocls wrote it)");
+  }
+  if (d.contains("best_metric")) {
+    auto best = get("best_metric");
+    if (!best.isGenericDict()) throw IoError("'" + path + "': best_metric is not a dict");
+    auto bd = best.toGenericDict();
+    if (!bd.contains("name") || !bd.contains("value")) {
+      throw IoError("'" + path + "': best_metric needs 'name' and 'value'");
+    }
+    c.best_metric_name = bd.at("name").toStringRef();
+    c.best_metric_value = bd.at("value").toDouble();
+  } else {
+    c.best_metric_name = "top1";  // version 1
+    c.best_metric_value = get("best_top1").toDouble();
+  }
   c.seed = get("seed").toInt();
   c.config_yaml = get("config").toStringRef();
   c.model = tensors_of(get("model"), "model", path);
   auto opt = get("optimizer");
-  if (opt.isGenericDict() && opt.toGenericDict().contains("momentum_buffer")) {
-    c.momentum_buffer = tensors_of(opt.toGenericDict().at("momentum_buffer"), "optimizer", path);
+  if (!opt.isGenericDict()) throw IoError("'" + path + "': optimizer is not a dict");
+  auto od = opt.toGenericDict();
+  if (od.contains("state")) {
+    if (od.contains("type")) c.optimizer_type = od.at("type").toStringRef();
+    auto st = od.at("state");
+    if (!st.isGenericDict()) throw IoError("'" + path + "': optimizer.state is not a dict");
+    for (const auto& item : st.toGenericDict()) {
+      if (!item.key().isString()) throw IoError("'" + path + "': optimizer slot is not a name");
+      const std::string slot = item.key().toStringRef();
+      c.optimizer_state[slot] = tensors_of(item.value(), "optimizer.state." + slot, path);
+    }
+  } else if (od.contains("momentum_buffer")) {  // version 1: Fluid momentum's velocity
+    c.optimizer_type = "momentum";
+    c.optimizer_state["velocity"] = tensors_of(od.at("momentum_buffer"), "optimizer", path);
   }
   auto rng = get("rng");
   if (rng.isGenericDict() && rng.toGenericDict().contains("torch_cpu")) {

@@ -135,7 +135,8 @@ std::optional<CliOptions> parse_cli(Tool tool, int argc, char** argv, int* exit_
     return std::nullopt;
   }
   if (opts.model_name.empty()) {
-    std::cerr << "error: --model-name is required (known: " << known_model_names() << ")\n";
+    std::cerr << "error: --model-name is required (known: " << default_registry().known_names()
+              << ")\n";
     *exit_code = 2;
     return std::nullopt;
   }
@@ -147,39 +148,36 @@ std::optional<CliOptions> parse_cli(Tool tool, int argc, char** argv, int* exit_
   return opts;
 }
 
-std::vector<std::string> flag_overrides(const CliOptions& o) {
-  std::vector<std::string> out;
+std::vector<TypedOverride> flag_overrides(const CliOptions& o) {
+  std::vector<TypedOverride> out;
   if (o.batch_size) {
-    const std::string v = std::to_string(*o.batch_size);
     if (o.tool == Tool::kTrain) {
-      out.push_back("TRAIN.batch_size=" + v);
-      out.push_back("VALID.batch_size=" + v);
+      out.push_back({"TRAIN", "batch_size", *o.batch_size, "--batch-size"});
+      out.push_back({"VALID", "batch_size", *o.batch_size, "--batch-size"});
     } else {
-      out.push_back(std::string(o.tool == Tool::kTest ? "TEST" : "INFER") + ".batch_size=" + v);
+      out.push_back(
+          {o.tool == Tool::kTest ? "TEST" : "INFER", "batch_size", *o.batch_size, "--batch-size"});
     }
   }
-  if (o.learning_rate) {
-    std::ostringstream os;
-    os.precision(17);
-    os << *o.learning_rate;
-    out.push_back("TRAIN.learning_rate=" + os.str());
-  }
-  if (o.epoch) out.push_back("TRAIN.epoch=" + std::to_string(*o.epoch));
-  if (!o.filelist.empty()) out.push_back("INFER.filelist=\"" + o.filelist + "\"");
+  if (o.learning_rate)
+    out.push_back({"TRAIN", "learning_rate", *o.learning_rate, "--learning-rate"});
+  if (o.epoch) out.push_back({"TRAIN", "epoch", *o.epoch, "--epoch"});
+  if (!o.filelist.empty()) out.push_back({"INFER", "filelist", o.filelist, "--filelist"});
   return out;
 }
 
-Config resolve_config(const CliOptions& opts) {
+Config resolve_config(const CliOptions& opts) { return resolve_config(opts, default_registry()); }
+
+Config resolve_config(const CliOptions& opts, const Registry& registry) {
   if (!std::filesystem::is_regular_file(opts.config)) {
     throw IoError("config file not found: '" + opts.config + "'");
   }
-  const ModelEntry& entry = find_model(opts.model_name);  // unknown name -> lists known ones
-  std::vector<std::string> overrides = opts.sets;
-  for (auto& s : flag_overrides(opts)) overrides.push_back(std::move(s));
-  Config cfg = load_config(opts.config, overrides);
-  if (upper(cfg.model.name) != upper(entry.id)) {
+  const ModelEntry& entry = registry.find(opts.model_name);  // unknown name -> lists known ones
+  Config cfg =
+      load_config(opts.config, opts.sets, flag_overrides(opts), registry.schema(), entry.id);
+  if (upper(cfg.model.s("name")) != upper(entry.id)) {
     throw ConfigError("--model-name=" + opts.model_name + " does not agree with MODEL.name '" +
-                      cfg.model.name + "' in " + opts.config);
+                      cfg.model.s("name") + "' in " + opts.config);
   }
   if (opts.log_interval < 1)
     throw ConfigError("--log-interval must be >= 1, got " + std::to_string(opts.log_interval));

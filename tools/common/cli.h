@@ -1,8 +1,8 @@
 // The one command-line option table shared by train, test and infer.
 //
 // Every option is declared once (flags incl. the original underscore spelling, help text, the
-// tools it applies to). Dedicated flags that set config values become `--set` assignments
-// applied after the YAML and the user's own `--set`s, so the precedence is
+// tools it applies to). Dedicated flags that set config values become typed overrides applied
+// after the YAML and the user's own `--set`s, so the precedence is
 // defaults < YAML < --set < flags.
 #pragma once
 
@@ -43,11 +43,15 @@ struct CliOptions {
 /// a usage error already printed to stderr).
 std::optional<CliOptions> parse_cli(Tool tool, int argc, char** argv, int* exit_code);
 
-/// Config overrides implied by the dedicated flags (`TRAIN.batch_size=...`), in order.
-std::vector<std::string> flag_overrides(const CliOptions& opts);
+/// Typed config overrides implied by the dedicated flags (TRAIN.batch_size, INFER.filelist, ...),
+/// in order; a path with quotes or backslashes stays as given.
+std::vector<TypedOverride> flag_overrides(const CliOptions& opts);
 
-/// Loads --config, applies --set then the flag overrides, and checks --model-name against
-/// MODEL.name. Errors name the file / key / value.
+class Registry;
+/// Loads --config with the schema of the network, applies --set then the flag overrides, and
+/// checks --model-name against MODEL.name. Errors name the file / key / value. The first form
+/// uses default_registry().
 Config resolve_config(const CliOptions& opts);
+Config resolve_config(const CliOptions& opts, const Registry& registry);
 
 }  // namespace vc::app

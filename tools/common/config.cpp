@@ -5,99 +5,16 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <functional>
-#include <limits>
+#include <optional>
 #include <sstream>
-#include <variant>
 
 #include "tools/common/errors.h"
 
 namespace vc::app {
 namespace {
 
-enum class Scope { kModel, kShared, kTrain };
-
-using Member =
-    std::variant<int64_t SectionConfig::*, double SectionConfig::*, bool SectionConfig::*,
-                 std::string SectionConfig::*, std::vector<int64_t> SectionConfig::*,
-                 std::vector<double> SectionConfig::*>;
-
-struct Key {
-  const char* name;
-  Scope scope;
-  Member member;
-  double min = -std::numeric_limits<double>::infinity();  // numbers and list elements
-  double max = std::numeric_limits<double>::infinity();
-  std::vector<std::string> choices;  // strings; empty = any
-  const char* doc = "";
-};
-
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// THE schema. Keep configs/README.md in step (a unit test checks every key is documented there).
-const std::vector<Key>& keys() {
-  // clang-format off
-  static const std::vector<Key> k = {
-      {"name", Scope::kModel, &SectionConfig::name, -kInf, kInf, {}, "network id (case-insensitive); must agree with --model-name"},
-      {"format", Scope::kModel, &SectionConfig::format, -kInf, kInf, {"video"}, "list format: `video` = video files (mp4/avi/mkv/mov/webm) or folders of img_00001.jpg frames"},
-      {"num_classes", Scope::kModel, &SectionConfig::num_classes, 1, 1e9, {}, "number of classes"},
-      {"num_layers", Scope::kModel, &SectionConfig::num_layers, 18, 152, {}, "ResNet depth of the trunk: 18, 34, 50, 101 or 152"},
-      {"dropout", Scope::kModel, &SectionConfig::dropout, 0, 0.999, {}, "dropout probability before the classifier (0 = none; TSN original: none)"},
-      {"label_map", Scope::kModel, &SectionConfig::label_map, -kInf, kInf, {}, "class-name file, one name per line, line i = class i (relative paths: to the working directory); \"\" = print indices"},
-      {"image_mean", Scope::kModel, &SectionConfig::image_mean, -10, 10, {}, "per-channel RGB mean subtracted from pixels scaled to [0, 1]"},
-      {"image_std", Scope::kModel, &SectionConfig::image_std, 1e-6, 10, {}, "per-channel RGB std dividing pixels scaled to [0, 1]"},
-      {"seg_num", Scope::kShared, &SectionConfig::seg_num, 1, 1024, {}, "segments sampled per video (TSN: 3 train, 7 test)"},
-      {"seglen", Scope::kShared, &SectionConfig::seglen, 1, 256, {}, "consecutive frames per segment, stacked on the channel axis (3*seglen channels)"},
-      {"short_size", Scope::kShared, &SectionConfig::short_size, 8, 4096, {}, "frames are scaled so that the short side is this"},
-      {"target_size", Scope::kShared, &SectionConfig::target_size, 8, 4096, {}, "crop size (random crop in TRAIN, centre crop otherwise); <= short_size"},
-      {"scale_mode", Scope::kShared, &SectionConfig::scale_mode, -kInf, kInf, {"group_4_3", "short_side"}, "`group_4_3`: the original, resize to a fixed 4:3 frame (S x 4S/3); `short_side`: keep the aspect ratio"},
-      {"multi_scale_crop", Scope::kShared, &SectionConfig::multi_scale_crop, -kInf, kInf, {}, "TSM multi-scale crop before the random crop (TRAIN only; ignored elsewhere)"},
-      {"decoder", Scope::kShared, &SectionConfig::decoder, -kInf, kInf, {"ffmpeg", "opencv"}, "video decoder: `ffmpeg` (FFmpeg libraries directly: seeks, skips unneeded frames, scales while converting) or `opencv` (cv::VideoCapture)"},
-      {"decode_timeout_s", Scope::kShared, &SectionConfig::decode_timeout_s, 0.001, 86400, {}, "per-video decode time limit in seconds; a video that takes longer is skipped as \"decode timeout\""},
-      {"num_reader_threads", Scope::kShared, &SectionConfig::num_reader_threads, 1, 256, {}, "decoding threads of the loader"},
-      {"buf_size", Scope::kShared, &SectionConfig::buf_size, 1, 4096, {}, "batches the loader may prefetch (the original counted samples; values above 64 are clamped to 64)"},
-      {"batch_size", Scope::kShared, &SectionConfig::batch_size, 1, 1e6, {}, "samples per batch"},
-      {"filelist", Scope::kShared, &SectionConfig::filelist, -kInf, kInf, {}, "list file, one `<path> <label>` per line; relative video paths are relative to the list's folder"},
-      {"epoch", Scope::kTrain, &SectionConfig::epoch, 0, 1e6, {}, "training epochs (used when --epoch is not given)"},
-      {"learning_rate", Scope::kTrain, &SectionConfig::learning_rate, 0, 1e3, {}, "base learning rate"},
-      {"learning_rate_decay", Scope::kTrain, &SectionConfig::learning_rate_decay, 0, 1, {}, "LR multiplier at each boundary"},
-      {"decay_epochs", Scope::kTrain, &SectionConfig::decay_epochs, 0, 1e6, {}, "epochs at which the LR decays; [] = the TSN rule (epoch/3 and 2*epoch/3)"},
-      {"l2_weight_decay", Scope::kTrain, &SectionConfig::l2_weight_decay, 0, 1, {}, "L2 decay coefficient, added to every parameter's gradient (BN included, as the original)"},
-      {"momentum", Scope::kTrain, &SectionConfig::momentum, 0, 1, {}, "SGD momentum (v = m*v + g; p -= lr*v)"},
-      {"total_videos", Scope::kTrain, &SectionConfig::total_videos, 0, 1e12, {}, "videos per epoch for the LR boundaries: step = int(total_videos / batch_size + 1); 0 = the TRAIN list's size"},
-      {"warmup_epochs", Scope::kTrain, &SectionConfig::warmup_epochs, 0, 1e6, {}, "linear LR warmup length in epochs (0 = none; not in the original)"},
-      {"warmup_start_factor", Scope::kTrain, &SectionConfig::warmup_start_factor, 0, 1, {}, "warmup starts at learning_rate * this factor"},
-  };
-  // clang-format on
-  return k;
-}
-
 const std::array<const char*, 4> kModeNames = {"TRAIN", "VALID", "TEST", "INFER"};
-
-bool allowed_in(const Key& key, const std::string& section) {
-  switch (key.scope) {
-    case Scope::kModel:
-      return section == "MODEL";
-    case Scope::kShared:
-      return true;
-    case Scope::kTrain:
-      return section == "TRAIN";
-  }
-  return false;
-}
-
-const Key* find_key(const std::string& name) {
-  for (const auto& k : keys())
-    if (name == k.name) return &k;
-  return nullptr;
-}
-
-std::string known_keys_in(const std::string& section) {
-  std::string out;
-  for (const auto& k : keys())
-    if (allowed_in(k, section)) out += (out.empty() ? "" : ", ") + std::string(k.name);
-  return out;
-}
 
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
@@ -111,10 +28,60 @@ std::string fmt_double(double v) {
   return os.str();
 }
 
+KeyDef key(std::string name, KeyScope scope, Value def, double min, double max,
+           std::vector<std::string> choices, std::string doc,
+           std::vector<std::string> aliases = {}) {
+  return KeyDef{std::move(name),    scope,          std::move(def),    min, max,
+                std::move(choices), std::move(doc), std::move(aliases)};
+}
+
+// A schema: the union of the tables, by canonical name and by alias.
+struct Schema {
+  std::vector<const KeyTable*> tables;
+  std::map<std::string, const KeyDef*> by_name;  // canonical and alias spellings
+  std::vector<const KeyDef*> ordered;            // canonical, table order
+
+  explicit Schema(std::vector<const KeyTable*> t) : tables(std::move(t)) {
+    for (const KeyTable* table : tables) {
+      for (const KeyDef& k : table->keys) {
+        if (by_name.count(k.name)) continue;  // first table wins (tables may share a key)
+        by_name[k.name] = &k;
+        ordered.push_back(&k);
+        for (const auto& a : k.aliases) by_name.emplace(a, &k);
+      }
+    }
+  }
+  const KeyDef* find(const std::string& name) const {
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  }
+};
+
+bool allowed_in(const KeyDef& k, const std::string& section) {
+  switch (k.scope) {
+    case KeyScope::kModel:
+      return section == "MODEL";
+    case KeyScope::kShared:
+      return true;
+    case KeyScope::kTrain:
+      return section == "TRAIN";
+  }
+  return false;
+}
+
+std::string known_keys_in(const Schema& schema, const std::string& section) {
+  std::string out;
+  for (const KeyDef* k : schema.ordered)
+    if (allowed_in(*k, section)) out += (out.empty() ? "" : ", ") + k->name;
+  return out;
+}
+
 // A value waiting to be applied, with where it came from for error messages.
 struct Pending {
-  YAML::Node node;
-  std::string origin;  // "configs/tsn.yaml:12" or "--set TRAIN.batch_size=3"
+  YAML::Node node;             // from YAML / --set
+  std::optional<Value> typed;  // from a dedicated flag
+  std::string origin;          // "configs/tsn.yaml:12", "--set TRAIN.batch_size=3", "--filelist"
+  std::string spelled;         // the key as written (an alias or the canonical name)
 };
 
 std::string node_text(const YAML::Node& n) {
@@ -124,15 +91,28 @@ std::string node_text(const YAML::Node& n) {
   return e.c_str();
 }
 
-[[noreturn]] void fail(const Pending& p, const std::string& path, const std::string& what) {
-  throw ConfigError(p.origin + ": " + path + ": " + what + ", got " + node_text(p.node));
+std::string pending_text(const Pending& p) {
+  return p.typed ? value_text(*p.typed) : node_text(p.node);
 }
 
-void check_range(const Key& key, double v, const Pending& p, const std::string& path) {
+[[noreturn]] void fail(const Pending& p, const std::string& path, const std::string& what) {
+  throw ConfigError(p.origin + ": " + path + ": " + what + ", got " + pending_text(p));
+}
+
+void check_range(const KeyDef& key, double v, const Pending& p, const std::string& path) {
   if (!std::isfinite(v) || v < key.min || v > key.max) {
-    std::string range = "[" + fmt_double(key.min) + ", " + fmt_double(key.max) + "]";
-    fail(p, path, "value out of range " + range);
+    fail(p, path, "value out of range [" + fmt_double(key.min) + ", " + fmt_double(key.max) + "]");
   }
+}
+
+void check_choice(const KeyDef& key, const std::string& v, const Pending& p,
+                  const std::string& path) {
+  if (key.choices.empty() ||
+      std::find(key.choices.begin(), key.choices.end(), v) != key.choices.end())
+    return;
+  std::string c;
+  for (const auto& x : key.choices) c += (c.empty() ? "" : ", ") + x;
+  fail(p, path, "expected one of {" + c + "}");
 }
 
 int64_t as_int(const YAML::Node& n, const Pending& p, const std::string& path) {
@@ -153,43 +133,62 @@ double as_double(const YAML::Node& n, const Pending& p, const std::string& path)
   }
 }
 
-void apply(const Key& key, SectionConfig& s, const Pending& p, const std::string& path) {
+// Converts a pending value to the key's type (that of its default) and checks range / choices.
+Value convert(const KeyDef& key, const Pending& p, const std::string& path) {
+  if (p.typed) {
+    if (p.typed->index() != key.default_value.index()) {
+      // An int flag for a float key is fine.
+      if (std::holds_alternative<double>(key.default_value) &&
+          std::holds_alternative<int64_t>(*p.typed)) {
+        const double v = static_cast<double>(std::get<int64_t>(*p.typed));
+        check_range(key, v, p, path);
+        return v;
+      }
+      fail(p, path, "expected " + value_type_name(key.default_value));
+    }
+    const Value& v = *p.typed;
+    if (auto iv = std::get_if<int64_t>(&v)) {
+      check_range(key, static_cast<double>(*iv), p, path);
+      check_choice(key, std::to_string(*iv), p, path);
+    } else if (auto dv = std::get_if<double>(&v)) {
+      check_range(key, *dv, p, path);
+    } else if (auto sv = std::get_if<std::string>(&v)) {
+      check_choice(key, *sv, p, path);
+    }
+    return v;
+  }
   const YAML::Node& n = p.node;
-  std::visit(
-      [&](auto member) {
-        using T = std::decay_t<decltype(s.*member)>;
+  return std::visit(
+      [&](const auto& def) -> Value {
+        using T = std::decay_t<decltype(def)>;
         if constexpr (std::is_same_v<T, int64_t>) {
-          int64_t v = as_int(n, p, path);
+          const int64_t v = as_int(n, p, path);
           check_range(key, static_cast<double>(v), p, path);
-          s.*member = v;
+          check_choice(key, std::to_string(v), p, path);
+          return v;
         } else if constexpr (std::is_same_v<T, double>) {
-          double v = as_double(n, p, path);
+          const double v = as_double(n, p, path);
           check_range(key, v, p, path);
-          s.*member = v;
+          return v;
         } else if constexpr (std::is_same_v<T, bool>) {
           if (!n.IsScalar()) fail(p, path, "expected true or false");
           try {
-            s.*member = n.as<bool>();
+            return n.as<bool>();
           } catch (const YAML::Exception&) {
             fail(p, path, "expected true or false");
           }
         } else if constexpr (std::is_same_v<T, std::string>) {
           if (!n.IsScalar() && !n.IsNull()) fail(p, path, "expected a string");
           std::string v = n.IsNull() ? "" : n.Scalar();
-          if (!key.choices.empty() &&
-              std::find(key.choices.begin(), key.choices.end(), v) == key.choices.end()) {
-            std::string c;
-            for (const auto& x : key.choices) c += (c.empty() ? "" : ", ") + x;
-            fail(p, path, "expected one of {" + c + "}");
-          }
-          s.*member = v;
+          check_choice(key, v, p, path);
+          return v;
         } else {
           using E = typename T::value_type;
           if (!n.IsSequence()) fail(p, path, "expected a list");
           T out;
           for (std::size_t i = 0; i < n.size(); ++i) {
-            Pending elem{n[i], p.origin};
-            std::string epath = path + "[" + std::to_string(i) + "]";
+            Pending elem{n[i], std::nullopt, p.origin, p.spelled};
+            const std::string epath = path + "[" + std::to_string(i) + "]";
             E v;
             if constexpr (std::is_same_v<E, int64_t>) {
               v = as_int(n[i], elem, epath);
@@ -199,73 +198,55 @@ void apply(const Key& key, SectionConfig& s, const Pending& p, const std::string
             check_range(key, static_cast<double>(v), elem, epath);
             out.push_back(v);
           }
-          s.*member = out;
+          return out;
         }
       },
-      key.member);
+      key.default_value);
 }
 
-std::string value_text(const Key& key, const SectionConfig& s) {
-  return std::visit(
-      [&](auto member) -> std::string {
-        using T = std::decay_t<decltype(s.*member)>;
-        const auto& v = s.*member;
-        if constexpr (std::is_same_v<T, int64_t>) {
-          return std::to_string(v);
-        } else if constexpr (std::is_same_v<T, double>) {
-          return fmt_double(v);
-        } else if constexpr (std::is_same_v<T, bool>) {
-          return v ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          return "\"" + v + "\"";
-        } else {
-          std::string out = "[";
-          for (std::size_t i = 0; i < v.size(); ++i) {
-            if (i) out += ", ";
-            if constexpr (std::is_same_v<typename T::value_type, double>) {
-              out += fmt_double(v[i]);
-            } else {
-              out += std::to_string(v[i]);
-            }
-          }
-          return out + "]";
-        }
-      },
-      key.member);
-}
+// section -> canonical key -> pending value
+using PendingMap = std::map<std::string, std::map<std::string, Pending>>;
 
-std::string type_name(const Key& key) {
-  return std::visit(
-      [](auto member) -> std::string {
-        using T = std::decay_t<decltype(SectionConfig{}.*member)>;
-        if constexpr (std::is_same_v<T, int64_t>) return "int";
-        if constexpr (std::is_same_v<T, double>) return "float";
-        if constexpr (std::is_same_v<T, bool>) return "bool";
-        if constexpr (std::is_same_v<T, std::string>) return "string";
-        if constexpr (std::is_same_v<T, std::vector<int64_t>>) return "list[int]";
-        return "list[float]";
-      },
-      key.member);
-}
-
-using PendingMap = std::map<std::string, std::map<std::string, Pending>>;  // section -> key
-
-void add_pending(PendingMap& pm, const std::string& section, const std::string& key, Pending p) {
+void check_section(const std::string& section, const std::string& origin) {
   static const std::set<std::string> sections = {"MODEL", "TRAIN", "VALID", "TEST", "INFER"};
   if (!sections.count(section)) {
-    throw ConfigError(p.origin + ": unknown section '" + section +
+    throw ConfigError(origin + ": unknown section '" + section +
                       "' (expected MODEL, TRAIN, VALID, TEST or INFER)");
   }
-  const Key* k = find_key(key);
-  if (!k || !allowed_in(*k, section)) {
-    std::string why = k ? "is not allowed in " + section : "is unknown";
-    throw ConfigError(p.origin + ": key " + section + "." + key + " " + why + " (keys of " +
-                      section + ": " + known_keys_in(section) + ")");
-  }
-  pm[section][key] = std::move(p);
 }
 
-void read_yaml(const std::string& path, PendingMap& pm) {
+void add_pending(const Schema& schema, PendingMap& pm, const std::string& section,
+                 const std::string& spelled, Pending p, const std::string& network) {
+  check_section(section, p.origin);
+  const KeyDef* k = schema.find(spelled);
+  if (!k || !allowed_in(*k, section)) {
+    const std::string why =
+        k ? "is not allowed in " + section : "is unknown for network " + network;
+    throw ConfigError(p.origin + ": key " + section + "." + spelled + " " + why + " (keys of " +
+                      section + ": " + known_keys_in(schema, section) + ")");
+  }
+  auto& slot = pm[section];
+  auto it = slot.find(k->name);
+  // One source spelling the same key twice (canonical + alias) is ambiguous.
+  if (it != slot.end() && it->second.spelled != spelled &&
+      it->second.origin.find(':') != std::string::npos && p.origin.find(':') != std::string::npos &&
+      it->second.origin.substr(0, it->second.origin.rfind(':')) ==
+          p.origin.substr(0, p.origin.rfind(':'))) {
+    throw ConfigError(p.origin + ": " + section + "." + spelled + " repeats " + section + "." +
+                      it->second.spelled + " (" + it->second.origin + "): the same key");
+  }
+  p.spelled = spelled;
+  slot[k->name] = std::move(p);
+}
+
+// Raw (section, key, node, origin) entries before the schema is known.
+struct RawEntry {
+  std::string section, key;
+  YAML::Node node;
+  std::string origin;
+};
+
+void read_yaml(const std::string& path, std::vector<RawEntry>& out) {
   std::ifstream in(path);
   if (!in) throw IoError("cannot open config file '" + path + "'");
   YAML::Node root;
@@ -280,19 +261,19 @@ void read_yaml(const std::string& path, PendingMap& pm) {
   for (const auto& sec : root) {
     const std::string section = upper(sec.first.Scalar());
     const std::string line = std::to_string(sec.first.Mark().line + 1);
+    check_section(section, path + ":" + line);
     if (!sec.second.IsMap() && !sec.second.IsNull()) {
       throw ConfigError(path + ":" + line + ": section " + section + " must be a mapping");
     }
     if (sec.second.IsNull()) continue;
     for (const auto& kv : sec.second) {
-      const std::string key = kv.first.Scalar();
-      add_pending(pm, section, key,
-                  Pending{kv.second, path + ":" + std::to_string(kv.first.Mark().line + 1)});
+      out.push_back(RawEntry{section, kv.first.Scalar(), kv.second,
+                             path + ":" + std::to_string(kv.first.Mark().line + 1)});
     }
   }
 }
 
-void read_override(const std::string& text, PendingMap& pm) {
+void read_override(const std::string& text, std::vector<RawEntry>& out) {
   const std::string origin = "--set " + text;
   auto eq = text.find('=');
   auto dot = text.find('.');
@@ -303,6 +284,7 @@ void read_override(const std::string& text, PendingMap& pm) {
   const std::string section = upper(text.substr(0, dot));
   const std::string key = text.substr(dot + 1, eq - dot - 1);
   const std::string value = text.substr(eq + 1);
+  check_section(section, origin);
   YAML::Node node;
   try {
     node = YAML::Load(value);
@@ -310,97 +292,317 @@ void read_override(const std::string& text, PendingMap& pm) {
     throw ConfigError(origin + ": cannot parse value '" + value + "': " + e.msg);
   }
   if (value.empty()) node = YAML::Node(std::string());
-  add_pending(pm, section, key, Pending{node, origin});
+  out.push_back(RawEntry{section, key, node, origin});
 }
 
-void validate_section(const SectionConfig& s, const std::string& section,
-                      const std::string& source) {
-  const std::string where = source.empty() ? "config" : source;
-  if (s.image_mean.size() != 3 || s.image_std.size() != 3) {
-    throw ConfigError(where + ": MODEL.image_mean and MODEL.image_std need 3 values (RGB), got " +
-                      std::to_string(s.image_mean.size()) + " and " +
-                      std::to_string(s.image_std.size()));
-  }
-  if (s.target_size > s.short_size) {
-    throw ConfigError(where + ": " + section + ".target_size (" + std::to_string(s.target_size) +
-                      ") must be <= " + section + ".short_size (" + std::to_string(s.short_size) +
-                      ")");
-  }
-  const std::set<int64_t> depths = {18, 34, 50, 101, 152};
-  if (!depths.count(s.num_layers)) {
-    throw ConfigError(where + ": MODEL.num_layers must be one of 18, 34, 50, 101, 152, got " +
-                      std::to_string(s.num_layers));
-  }
-  for (std::size_t i = 1; i < s.decay_epochs.size(); ++i) {
-    if (s.decay_epochs[i] <= s.decay_epochs[i - 1]) {
-      throw ConfigError(where + ": TRAIN.decay_epochs must be strictly increasing, got " +
-                        value_text(*find_key("decay_epochs"), s));
-    }
-  }
+template <class T>
+const T& get_as(const SectionConfig& s, const std::string& key) {
+  const Value& v = s.at(key);
+  if (auto p = std::get_if<T>(&v)) return *p;
+  throw ConfigError("config key " + s.section + "." + key + " is a " + value_type_name(v) +
+                    ", read as another type (a bug in the caller)");
 }
 
 }  // namespace
 
 const char* mode_name(Mode mode) { return kModeNames[static_cast<int>(mode)]; }
 
-std::vector<KeyDoc> config_keys() {
-  std::vector<KeyDoc> out;
-  SectionConfig defaults;
-  for (const auto& k : keys()) {
-    KeyDoc d;
-    d.key = k.name;
-    d.type = type_name(k);
-    d.where = k.scope == Scope::kModel   ? "MODEL"
-              : k.scope == Scope::kTrain ? "TRAIN"
-                                         : "MODEL, TRAIN, VALID, TEST, INFER";
-    d.default_value = value_text(k, defaults);
-    if (!k.choices.empty()) {
-      for (const auto& c : k.choices) d.range += (d.range.empty() ? "" : " | ") + c;
-    } else if (std::isfinite(k.min)) {
-      d.range = "[" + fmt_double(k.min) + ", " + fmt_double(k.max) + "]";
-    }
-    d.doc = k.doc;
-    out.push_back(d);
+std::string value_type_name(const Value& v) {
+  switch (v.index()) {
+    case 0:
+      return "int";
+    case 1:
+      return "float";
+    case 2:
+      return "bool";
+    case 3:
+      return "string";
+    case 4:
+      return "list[int]";
+    default:
+      return "list[float]";
   }
-  return out;
 }
 
-Config load_config(const std::string& yaml_path, const std::vector<std::string>& overrides) {
+std::string value_text(const Value& value) {
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, int64_t>) {
+          return std::to_string(v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          return fmt_double(v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          YAML::Emitter e;
+          e << YAML::DoubleQuoted << v;
+          return e.c_str();
+        } else {
+          std::string out = "[";
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            if (i) out += ", ";
+            if constexpr (std::is_same_v<typename T::value_type, double>) {
+              out += fmt_double(v[i]);
+            } else {
+              out += std::to_string(v[i]);
+            }
+          }
+          return out + "]";
+        }
+      },
+      value);
+}
+
+const Value& SectionConfig::at(const std::string& key) const {
+  auto it = values.find(key);
+  if (it == values.end()) {
+    throw ConfigError("config key " + section + "." + key +
+                      " is not part of this network's schema (a bug in the caller)");
+  }
+  return it->second;
+}
+
+int64_t SectionConfig::i(const std::string& key) const { return get_as<int64_t>(*this, key); }
+double SectionConfig::f(const std::string& key) const { return get_as<double>(*this, key); }
+bool SectionConfig::b(const std::string& key) const { return get_as<bool>(*this, key); }
+const std::string& SectionConfig::s(const std::string& key) const {
+  return get_as<std::string>(*this, key);
+}
+const std::vector<int64_t>& SectionConfig::ints(const std::string& key) const {
+  return get_as<std::vector<int64_t>>(*this, key);
+}
+const std::vector<double>& SectionConfig::floats(const std::string& key) const {
+  return get_as<std::vector<double>>(*this, key);
+}
+
+const KeyTable& common_keys() {
+  using S = KeyScope;
+  // clang-format off
+  static const KeyTable table{
+      "common",
+      "Keys of every network: what it is, the loader, the optimizer, the LR schedule and the checkpoints.",
+      {
+          key("name", S::kModel, std::string("TSN"), -kInf, kInf, {}, "network id (case-insensitive); selects the key tables below; must agree with --model-name"),
+          key("num_classes", S::kModel, int64_t{400}, 1, 1e9, {}, "number of classes"),
+          key("label_map", S::kModel, std::string(""), -kInf, kInf, {}, "class-name file (one name per line, `<index> <name>`, `<name> <index>`, a JSON list, or YouTube-8M's vocabulary.csv); relative paths are relative to the working directory; \"\" = print indices"),
+          key("batch_size", S::kShared, int64_t{16}, 1, 1e6, {}, "samples per batch"),
+          key("filelist", S::kShared, std::string(""), -kInf, kInf, {}, "list file of the mode's samples; relative paths inside are relative to the list's folder"),
+          key("num_reader_threads", S::kShared, int64_t{12}, 1, 256, {}, "loader threads"),
+          key("buf_size", S::kShared, int64_t{4}, 1, 4096, {}, "batches the loader may prefetch (the original counted samples; values above 64 are clamped to 64)"),
+          key("epoch", S::kTrain, int64_t{45}, 0, 1e6, {}, "training epochs (used when --epoch is not given)"),
+          key("optimizer", S::kTrain, std::string("momentum"), -kInf, kInf, {"momentum", "adam", "rmsprop"}, "update rule, each exactly as Fluid's (spec §1.7): `momentum` (v = m*v + g; p -= lr*v, or Nesterov), `adam`, `rmsprop`"),
+          key("learning_rate", S::kTrain, 0.01, 0, 1e3, {}, "base learning rate"),
+          key("momentum", S::kTrain, 0.9, 0, 1, {}, "momentum of `momentum` (and of `rmsprop`'s moment, see rmsprop_momentum)"),
+          key("nesterov", S::kTrain, false, -kInf, kInf, {}, "`momentum` with Nesterov's update p -= lr*(g + m*v)", {"use_nesterov"}),
+          key("l2_weight_decay", S::kTrain, 1e-4, 0, 1, {}, "L2 decay added to the gradient of every parameter whose group does not override it (BN included, as the original)", {"weight_decay"}),
+          key("adam_beta1", S::kTrain, 0.9, 0, 0.999999, {}, "`adam` beta1", {"beta1"}),
+          key("adam_beta2", S::kTrain, 0.999, 0, 0.999999999, {}, "`adam` beta2", {"beta2"}),
+          key("adam_epsilon", S::kTrain, 1e-8, 0, 1, {}, "`adam` epsilon, added to sqrt(v) before the bias correction (Fluid)"),
+          key("rmsprop_rho", S::kTrain, 0.95, 0, 1, {}, "`rmsprop` decay of the mean squares"),
+          key("rmsprop_epsilon", S::kTrain, 1e-6, 0, 1, {}, "`rmsprop` epsilon, inside the square root (Fluid)"),
+          key("rmsprop_momentum", S::kTrain, 0.0, 0, 1, {}, "`rmsprop` momentum"),
+          key("rmsprop_centered", S::kTrain, true, -kInf, kInf, {}, "`rmsprop` centred variant (divides by the variance, not the mean square)"),
+          key("lr_policy", S::kTrain, std::string("piecewise_epoch"), -kInf, kInf, {"piecewise_epoch", "piecewise_iter", "exponential", "constant"}, "LR schedule: `piecewise_epoch` (decay at decay_epochs), `piecewise_iter` (decay at decay_iterations), `exponential` (x learning_rate_decay every decay_steps iterations, staircase), `constant`"),
+          key("learning_rate_decay", S::kTrain, 0.1, 0, 1, {}, "LR multiplier at each boundary (piecewise) or per decay_steps (exponential)", {"decay_gamma"}),
+          key("decay_epochs", S::kTrain, std::vector<int64_t>{}, 0, 1e6, {}, "`piecewise_epoch` boundaries in epochs; [] = the TSN rule (epoch/3 and 2*epoch/3)"),
+          key("decay_iterations", S::kTrain, std::vector<int64_t>{}, 0, 1e12, {}, "`piecewise_iter` boundaries in iterations (Non-local: [150000, 300000, 400000])"),
+          key("decay_steps", S::kTrain, int64_t{0}, 0, 1e12, {}, "`exponential`: iterations per decay (0 = total_videos / batch_size)"),
+          key("total_videos", S::kTrain, int64_t{0}, 0, 1e12, {}, "samples per epoch for the LR boundaries: step = int(total_videos / batch_size + 1) iterations per epoch; 0 = the TRAIN list's size"),
+          key("warmup_epochs", S::kTrain, 0.0, 0, 1e6, {}, "linear LR warmup length in epochs (0 = none; not in the original)"),
+          key("warmup_start_factor", S::kTrain, 0.1, 0, 1, {}, "warmup starts at learning_rate * this factor"),
+          key("keep_checkpoints", S::kTrain, int64_t{3}, 0, 1e6, {}, "per-epoch checkpoints kept (the newest ones; best.pt and latest.pt are kept apart); 0 = keep all"),
+      },
+      {},
+      [](const Config& cfg, const std::string& where) {
+        const auto& d = cfg.section(Mode::kTrain).ints("decay_epochs");
+        for (std::size_t i = 1; i < d.size(); ++i) {
+          if (d[i] <= d[i - 1]) {
+            throw ConfigError(where + ": TRAIN.decay_epochs must be strictly increasing, got " +
+                              value_text(d));
+          }
+        }
+        const auto& it = cfg.section(Mode::kTrain).ints("decay_iterations");
+        for (std::size_t i = 1; i < it.size(); ++i) {
+          if (it[i] <= it[i - 1]) {
+            throw ConfigError(where + ": TRAIN.decay_iterations must be strictly increasing, got " +
+                              value_text(it));
+          }
+        }
+      }};
+  // clang-format on
+  return table;
+}
+
+Config load_config(const std::string& yaml_path, const std::vector<std::string>& sets,
+                   const std::vector<TypedOverride>& flags, const SchemaFn& schema_fn,
+                   const std::string& model_name_hint) {
+  std::vector<RawEntry> raw;
+  if (!yaml_path.empty()) read_yaml(yaml_path, raw);
+  for (const auto& o : sets) read_override(o, raw);
+
+  // The network decides the schema: MODEL.name (last one given), else the hint, else TSN.
+  std::string network = model_name_hint.empty() ? "TSN" : model_name_hint;
+  for (const auto& e : raw) {
+    if (e.section == "MODEL" && e.key == "name") {
+      if (!e.node.IsScalar()) {
+        throw ConfigError(e.origin + ": MODEL.name: expected a string, got " + node_text(e.node));
+      }
+      network = e.node.Scalar();
+    }
+  }
+  const Schema schema(schema_fn(network));
+
   PendingMap pm;
-  if (!yaml_path.empty()) read_yaml(yaml_path, pm);
-  for (const auto& o : overrides) read_override(o, pm);
+  for (const auto& e : raw) {
+    add_pending(schema, pm, e.section, e.key, Pending{e.node, std::nullopt, e.origin, e.key},
+                network);
+  }
+  for (const auto& f : flags) {
+    const std::string section = upper(f.section);
+    add_pending(schema, pm, section, f.key, Pending{YAML::Node(), f.value, f.origin, f.key},
+                network);
+  }
 
   Config cfg;
   cfg.source = yaml_path;
-  for (const auto& [key, p] : pm["MODEL"]) {
-    apply(*find_key(key), cfg.model, p, "MODEL." + key);
-    cfg.explicit_keys["MODEL"].insert(key);
+  cfg.tables = schema.tables;
+  // Defaults, then the tables' default overrides.
+  cfg.model.section = "MODEL";
+  for (const KeyDef* k : schema.ordered) cfg.model.values[k->name] = k->default_value;
+  std::map<std::string, std::map<std::string, Value>> table_defaults;  // section -> key -> value
+  for (const KeyTable* t : schema.tables) {
+    for (const auto& [path, v] : t->default_overrides) {
+      const auto dot = path.find('.');
+      const std::string section = upper(path.substr(0, dot));
+      const std::string name = path.substr(dot + 1);
+      const KeyDef* k = schema.find(name);
+      if (!k || !allowed_in(*k, section) || k->default_value.index() != v.index()) {
+        throw ConfigError("key table " + t->name + ": default override " + path + "=" +
+                          value_text(v) + " does not fit the schema (a bug in the table)");
+      }
+      table_defaults[section][k->name] = v;
+    }
   }
-  validate_section(cfg.model, "MODEL", yaml_path);
+  for (const auto& [k, v] : table_defaults["MODEL"]) cfg.model.values[k] = v;
+  for (const auto& [key_name, p] : pm["MODEL"]) {
+    cfg.model.values[key_name] = convert(*schema.find(key_name), p, "MODEL." + p.spelled);
+    cfg.explicit_keys["MODEL"].insert(key_name);
+  }
   for (int m = 0; m < 4; ++m) {
     const std::string section = kModeNames[m];
-    cfg.modes[m] = cfg.model;  // shared keys fall back to MODEL
-    for (const auto& [key, p] : pm[section]) {
-      apply(*find_key(key), cfg.modes[m], p, section + "." + key);
-      cfg.explicit_keys[section].insert(key);
+    SectionConfig& s = cfg.modes[m];
+    s = cfg.model;  // shared keys fall back to MODEL
+    s.section = section;
+    for (auto it = s.values.begin(); it != s.values.end();) {
+      const KeyDef* k = schema.find(it->first);
+      it = allowed_in(*k, section) ? std::next(it) : s.values.erase(it);
     }
-    validate_section(cfg.modes[m], section, yaml_path);
+    for (const KeyDef* k : schema.ordered) {
+      if (k->scope == KeyScope::kTrain && section == "TRAIN") s.values[k->name] = k->default_value;
+    }
+    for (const auto& [k, v] : table_defaults[section]) s.values[k] = v;
+    for (const auto& [key_name, p] : pm[section]) {
+      s.values[key_name] = convert(*schema.find(key_name), p, section + "." + p.spelled);
+      cfg.explicit_keys[section].insert(key_name);
+    }
+  }
+  // Model-only keys stay in MODEL; expose them read-only in the mode sections too, so that a
+  // factory reading a mode's section finds every key it may need.
+  for (int m = 0; m < 4; ++m) {
+    for (const KeyDef* k : schema.ordered) {
+      if (k->scope == KeyScope::kModel) cfg.modes[m].values[k->name] = cfg.model.values[k->name];
+    }
+  }
+  for (const KeyTable* t : schema.tables) {
+    if (t->validate) t->validate(cfg, cfg.where());
   }
   return cfg;
 }
 
 std::string config_to_yaml(const Config& cfg) {
+  const Schema schema(cfg.tables);
   std::ostringstream os;
   if (!cfg.source.empty()) os << "# resolved from " << cfg.source << "\n";
   os << "MODEL:\n";
-  for (const auto& k : keys())
-    if (k.scope != Scope::kTrain) os << "  " << k.name << ": " << value_text(k, cfg.model) << "\n";
+  for (const KeyDef* k : schema.ordered) {
+    if (k->scope != KeyScope::kTrain)
+      os << "  " << k->name << ": " << value_text(cfg.model.at(k->name)) << "\n";
+  }
   for (int m = 0; m < 4; ++m) {
     os << kModeNames[m] << ":\n";
-    for (const auto& k : keys()) {
-      if (k.scope == Scope::kModel) continue;
-      if (k.scope == Scope::kTrain && m != 0) continue;
-      os << "  " << k.name << ": " << value_text(k, cfg.modes[m]) << "\n";
+    for (const KeyDef* k : schema.ordered) {
+      if (k->scope == KeyScope::kModel) continue;
+      if (k->scope == KeyScope::kTrain && m != 0) continue;
+      os << "  " << k->name << ": " << value_text(cfg.modes[m].at(k->name)) << "\n";
+    }
+  }
+  return os.str();
+}
+
+std::string config_markdown(
+    const std::vector<std::pair<std::string, std::vector<const KeyTable*>>>& networks) {
+  std::ostringstream os;
+  os << "# Config keys\n\n"
+     << "<!-- Generated by `build/bin/config_doc > configs/README.md` from the key tables in the "
+        "code (tools/common/config.cpp, tools/common/readers.cpp, tools/common/registry.cpp). Do "
+        "not edit by hand: tests/tools/config_doc_test fails when this file is stale. -->\n\n"
+     << "A config is YAML with a `MODEL` section and the mode sections `TRAIN`, `VALID`, `TEST`, "
+        "`INFER` (the original's INI sections, spec §2.1). Which keys exist depends on "
+        "`MODEL.name`: every network has the common keys, the keys of its reader family and its "
+        "own. Unknown keys, wrong types and out-of-range values are errors naming the file, line, "
+        "key path and value.\n\n"
+     << "- *MODEL* keys may only appear in `MODEL`; *TRAIN* keys only in `TRAIN`; *shared* keys "
+        "may be set in `MODEL` and overridden in each mode section (a mode that does not set one "
+        "uses `MODEL`'s value).\n"
+     << "- Precedence: built-in defaults < the network's own defaults < the YAML file < `--set "
+        "SECTION.key=value` (repeatable, applied in order; the value is YAML: `3`, `0.1`, "
+        "`[40, 60]`, `true`) < dedicated flags (`--batch-size`, `--learning-rate`, `--epoch`, "
+        "`--filelist`: typed values, never parsed as YAML, so any path works).\n"
+     << "- The original's spellings are accepted where they differ (column *also*).\n"
+     << "- The resolved config is logged at start and saved in every checkpoint.\n\n";
+  os << "## Networks and their key tables\n\n| network | key tables |\n|---|---|\n";
+  for (const auto& [id, tables] : networks) {
+    std::string t;
+    for (const KeyTable* kt : tables) t += (t.empty() ? "" : ", ") + kt->name;
+    os << "| " << id << " | " << t << " |\n";
+  }
+  std::vector<const KeyTable*> seen;
+  for (const auto& [id, tables] : networks) {
+    for (const KeyTable* kt : tables) {
+      if (std::find(seen.begin(), seen.end(), kt) != seen.end()) continue;
+      seen.push_back(kt);
+      os << "\n## " << kt->name << "\n\n" << kt->doc << "\n\n";
+      if (!kt->default_overrides.empty()) {
+        os << "Changes the defaults of:";
+        for (const auto& [path, v] : kt->default_overrides)
+          os << " `" << path << ": " << value_text(v) << "`";
+        os << ".\n\n";
+      }
+      os << "| key | type | sections | default | range | meaning | also |\n"
+            "|---|---|---|---|---|---|---|\n";
+      for (const KeyDef& k : kt->keys) {
+        std::string range;
+        if (!k.choices.empty()) {
+          for (const auto& c : k.choices) range += (range.empty() ? "" : " \\| ") + ("`" + c + "`");
+        } else if (std::isfinite(k.min)) {
+          range = "[" + fmt_double(k.min) + ", " + fmt_double(k.max) + "]";
+        }
+        std::string also;
+        for (const auto& a : k.aliases) also += (also.empty() ? "" : ", ") + ("`" + a + "`");
+        const char* where = k.scope == KeyScope::kModel   ? "MODEL"
+                            : k.scope == KeyScope::kTrain ? "TRAIN"
+                                                          : "shared";
+        std::string doc = k.doc;
+        std::string::size_type pos = 0;
+        while ((pos = doc.find('|', pos)) != std::string::npos) {
+          doc.replace(pos, 1, "\\|");
+          pos += 2;
+        }
+        os << "| `" << k.name << "` | " << value_type_name(k.default_value) << " | " << where
+           << " | `" << value_text(k.default_value) << "` | " << range << " | " << doc << " | "
+           << also << " |\n";
+      }
     }
   }
   return os.str();

@@ -1,92 +1,146 @@
-// Typed run configuration: the schema of configs/*.yaml.
+// Typed run configuration by scope: the schema of configs/*.yaml.
 //
 // A config has a MODEL section and four mode sections TRAIN / VALID / TEST / INFER, as in the
-// original PaddleCV/video configs (spec §2.1). Every key is declared once in the key table of
-// config.cpp (name, type, sections it may appear in, default, range, documentation); YAML only
-// overrides. Reader keys ("shared" keys) may be set in MODEL and overridden per mode; a mode
-// section that does not set one falls back to MODEL's value.
+// original PaddleCV/video configs (spec §2.1). Keys are declared in key tables: the common table
+// (run, loader, optimizer and LR schedule: common_keys()), a reader-family table (e.g. the
+// Kinetics reader's) and each network's own table, all listed by the network's registry row.
+// Only the keys of the tables of the configured network are accepted. Every key is declared
+// once (name, type, scope, default, range, documentation, original spellings);
+// configs/README.md is generated from the tables (`build/bin/config_doc`). YAML only overrides.
 //
-// Precedence: built-in defaults < YAML file < `--set SECTION.key=value` (in order) < dedicated
-// flags (applied by the CLI as further --set assignments).
+// Scopes: MODEL-only keys; shared keys, set in MODEL and overridable per mode (a mode section
+// that does not set one falls back to MODEL's value); TRAIN-only keys.
+//
+// Precedence: defaults < the network's default overrides < YAML file < `--set
+// SECTION.key=value` (in order) < dedicated flags (typed overrides, never re-parsed as YAML).
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
+#include <variant>
 #include <vector>
+
+#include "datareader/phase.h"
 
 namespace vc::app {
 
-enum class Mode { kTrain = 0, kValid = 1, kTest = 2, kInfer = 3 };
+/// The run mode: the same enum as the readers' phase.
+using Mode = data::Phase;
 const char* mode_name(Mode mode);  // "TRAIN", "VALID", "TEST", "INFER"
 
-/// The values of one section. MODEL-only keys are meaningful in `Config::model`; train-only keys
-/// in `Config::section(Mode::kTrain)`; shared (reader) keys everywhere.
-struct SectionConfig {
-  // --- MODEL only ---
-  std::string name = "TSN";      ///< network id, case-insensitive (TSN, ...)
-  std::string format = "video";  ///< list format: "video" (video files or frame folders)
-  int64_t num_classes = 400;     ///< number of classes
-  int64_t num_layers = 50;       ///< ResNet depth of the trunk: 18, 34, 50, 101, 152
-  double dropout = 0.0;          ///< dropout before the classifier (0 = none)
-  std::string label_map;         ///< class names, one per line ("" = use indices)
-  std::vector<double> image_mean{0.485, 0.456, 0.406};  ///< RGB mean, on [0,1] pixels
-  std::vector<double> image_std{0.229, 0.224, 0.225};   ///< RGB std, on [0,1] pixels
-  // --- shared reader keys: MODEL default, overridable per mode ---
-  int64_t seg_num = 3;                   ///< segments sampled per video
-  int64_t seglen = 1;                    ///< consecutive frames per segment
-  int64_t short_size = 256;              ///< scale target of the short side
-  int64_t target_size = 224;             ///< crop size
-  std::string scale_mode = "group_4_3";  ///< "group_4_3" (original) or "short_side"
-  bool multi_scale_crop = false;         ///< TSM multi-scale crop (train only)
-  std::string decoder = "ffmpeg";        ///< video decoder: "ffmpeg" (seeking, exact) or "opencv"
-  double decode_timeout_s = 30.0;        ///< per-video decode time limit in seconds
-  int64_t num_reader_threads = 12;       ///< decoding threads
-  int64_t buf_size = 4;                  ///< batches prefetched by the loader
-  int64_t batch_size = 16;               ///< samples per batch (per process)
-  std::string filelist;                  ///< list file "<path> <label>" per line
-  // --- TRAIN only ---
-  int64_t epoch = 45;                 ///< training epochs
-  double learning_rate = 0.01;        ///< base learning rate
-  double learning_rate_decay = 0.1;   ///< factor at each LR boundary
-  std::vector<int64_t> decay_epochs;  ///< epochs at which LR decays ([] = TSN rule: 1/3, 2/3)
-  double l2_weight_decay = 1e-4;      ///< L2 decay added to every gradient
-  double momentum = 0.9;              ///< SGD momentum
-  int64_t total_videos = 0;           ///< videos per epoch for LR boundaries (0 = train list size)
-  double warmup_epochs = 0.0;         ///< linear LR warmup length in epochs (0 = none)
-  double warmup_start_factor = 0.1;   ///< warmup starts at learning_rate * this
+/// A config value: int, float, bool, string, list of ints or list of floats.
+using Value =
+    std::variant<int64_t, double, bool, std::string, std::vector<int64_t>, std::vector<double>>;
+/// "int", "float", "bool", "string", "list[int]", "list[float]".
+std::string value_type_name(const Value& v);
+/// YAML-style text of a value ("3", "0.1", "true", "\"x\"", "[1, 2]").
+std::string value_text(const Value& v);
+
+enum class KeyScope {
+  kModel,   ///< MODEL only
+  kShared,  ///< MODEL, overridable in TRAIN / VALID / TEST / INFER
+  kTrain,   ///< TRAIN only
 };
 
-struct Config {
+/// One declared key.
+struct KeyDef {
+  std::string name;
+  KeyScope scope = KeyScope::kModel;
+  Value default_value;                                    ///< also fixes the key's type
+  double min = -std::numeric_limits<double>::infinity();  ///< numbers and list elements
+  double max = std::numeric_limits<double>::infinity();
+  std::vector<std::string> choices;  ///< strings (and ints as text); empty = any
+  std::string doc;
+  /// Other accepted spellings, e.g. the original's `weight_decay` for `l2_weight_decay`.
+  std::vector<std::string> aliases;
+};
+
+class Config;
+
+/// A named group of keys: "common", "Kinetics reader", "TSN", ...
+struct KeyTable {
+  std::string name;
+  std::string doc;  ///< one paragraph for configs/README.md
+  std::vector<KeyDef> keys;
+  /// Defaults this table changes for keys of other tables (a network's optimizer, say), as
+  /// "SECTION.key" -> value; applied before the YAML.
+  std::vector<std::pair<std::string, Value>> default_overrides;
+  /// Cross-key checks of this table's keys on the resolved config; throw ConfigError naming
+  /// `where` (the config file) and the key path.
+  std::function<void(const Config&, const std::string& where)> validate;
+};
+
+/// The resolved values of one section (every key of the schema that is allowed there).
+class SectionConfig {
+ public:
+  int64_t i(const std::string& key) const;
+  double f(const std::string& key) const;
+  bool b(const std::string& key) const;
+  const std::string& s(const std::string& key) const;
+  const std::vector<int64_t>& ints(const std::string& key) const;
+  const std::vector<double>& floats(const std::string& key) const;
+  bool has(const std::string& key) const { return values.count(key) != 0; }
+  /// The value of `key`; throws ConfigError when the schema has no such key here.
+  const Value& at(const std::string& key) const;
+
+  std::string section;  ///< "MODEL", "TRAIN", ...
+  std::map<std::string, Value> values;
+};
+
+class Config {
+ public:
   std::string source;                  ///< the YAML file it came from ("" if none)
   SectionConfig model;                 ///< MODEL
   std::array<SectionConfig, 4> modes;  ///< TRAIN, VALID, TEST, INFER (after fallback)
-  /// Keys given explicitly (YAML or --set) per section, "MODEL" / "TRAIN" / ...
+  /// Keys given explicitly (YAML or --set or flags) per section, "MODEL" / "TRAIN" / ...
   std::map<std::string, std::set<std::string>> explicit_keys;
+  /// The key tables of the schema (common first).
+  std::vector<const KeyTable*> tables;
 
   const SectionConfig& section(Mode m) const { return modes[static_cast<int>(m)]; }
   SectionConfig& section(Mode m) { return modes[static_cast<int>(m)]; }
+  /// Where errors should point: the YAML path or "config".
+  std::string where() const { return source.empty() ? "config" : source; }
 };
 
-/// One documented key of the schema (for configs/README.md and tests).
-struct KeyDoc {
+/// A typed override from a dedicated flag (`--filelist`, `--batch-size`, ...): applied after
+/// the YAML and --set, never parsed as YAML text.
+struct TypedOverride {
+  std::string section;  ///< "TRAIN", ...
   std::string key;
-  std::string type;   ///< int, float, bool, string, list[int], list[float]
-  std::string where;  ///< "MODEL", "MODEL, TRAIN/VALID/TEST/INFER", "TRAIN"
-  std::string default_value;
-  std::string range;
-  std::string doc;
+  Value value;
+  std::string origin;  ///< "--filelist", for messages
 };
-std::vector<KeyDoc> config_keys();
 
-/// Loads `yaml_path` (empty: defaults only), then applies `overrides` ("SECTION.key=value", in
-/// order; the value is parsed as a YAML scalar or flow list), resolves fallbacks and validates.
-/// Throws ConfigError / IoError naming file, key path and value.
-Config load_config(const std::string& yaml_path, const std::vector<std::string>& overrides);
+/// The table of keys every network has: name, num_classes, label_map, loader, optimizer, LR
+/// schedule, checkpoints.
+const KeyTable& common_keys();
+
+/// Returns the key tables for a network id (common_keys() included); throws ConfigError for an
+/// unknown id. Supplied by the registry (tools/common/registry.h: schema_for).
+using SchemaFn = std::function<std::vector<const KeyTable*>(const std::string& model_name)>;
+
+/// Loads `yaml_path` (empty: defaults only), applies the --set `sets` ("SECTION.key=value", in
+/// order; the value is parsed as a YAML scalar or flow list), then `flags`; resolves fallbacks
+/// and validates. The network (hence the schema) is MODEL.name of the YAML / --set, else
+/// `model_name_hint` (--model-name), else "TSN". Throws ConfigError / IoError naming file, key
+/// path and value.
+Config load_config(const std::string& yaml_path, const std::vector<std::string>& sets,
+                   const std::vector<TypedOverride>& flags, const SchemaFn& schema,
+                   const std::string& model_name_hint = "");
 
 /// The resolved config as YAML text (all sections, every key), for logs and checkpoints.
 std::string config_to_yaml(const Config& cfg);
+
+/// configs/README.md: the precedence rules, then one table per key table (key, type, sections,
+/// default, range, meaning, original spellings), then which tables each network uses.
+/// `networks`: (id, its tables) in registry order.
+std::string config_markdown(
+    const std::vector<std::pair<std::string, std::vector<const KeyTable*>>>& networks);
 
 }  // namespace vc::app

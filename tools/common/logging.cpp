@@ -55,11 +55,6 @@ void log_warn(const std::string& msg) {
   clear_progress();
   logger()->warn(msg);
 }
-void log_error(const std::string& msg) {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  clear_progress();
-  logger()->error(msg);
-}
 
 void progress(const std::string& text) {
   if (!stdout_is_tty()) return;

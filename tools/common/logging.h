@@ -10,7 +10,6 @@ namespace vc::app {
 void log_to_file(const std::string& path);
 void log_info(const std::string& msg);
 void log_warn(const std::string& msg);
-void log_error(const std::string& msg);
 
 /// Prints `text` over the current terminal line (no-op unless stdout is a TTY).
 void progress(const std::string& text);

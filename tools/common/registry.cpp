@@ -2,59 +2,20 @@
 
 #include <algorithm>
 
-#include "datareader/kinetics_reader.h"
+#include "models/common/resnet.h"
 #include "models/tsn/tsn.h"
 #include "tools/common/errors.h"
+#include "tools/common/readers.h"
 #include "tools/common/state_dict.h"
 
 namespace vc::app {
 namespace {
 
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
 std::string upper(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::toupper(c); });
   return s;
-}
-
-data::Phase phase_of(Mode m) {
-  switch (m) {
-    case Mode::kTrain:
-      return data::Phase::kTrain;
-    case Mode::kValid:
-      return data::Phase::kValid;
-    case Mode::kTest:
-      return data::Phase::kTest;
-    case Mode::kInfer:
-      return data::Phase::kInfer;
-  }
-  return data::Phase::kTest;
-}
-
-// Reader options of the Kinetics family (TSN, TSM, StNet) from one mode's section.
-data::KineticsReaderOptions kinetics_options(const Config& cfg, Mode mode) {
-  const SectionConfig& s = cfg.section(mode);
-  data::KineticsReaderOptions o;
-  o.phase = phase_of(mode);
-  o.seg_num = s.seg_num;
-  o.seglen = s.seglen;
-  o.short_size = s.short_size;
-  o.target_size = s.target_size;
-  o.num_classes = cfg.model.num_classes;
-  o.scale_mode =
-      s.scale_mode == "short_side" ? data::ScaleMode::kShortSide : data::ScaleMode::kGroup43;
-  o.multi_scale_crop = s.multi_scale_crop && mode == Mode::kTrain;
-  o.decoder = s.decoder;
-  o.decode_timeout_s = s.decode_timeout_s;
-  for (int c = 0; c < 3; ++c) {
-    o.image_mean[c] = static_cast<float>(cfg.model.image_mean[c]);
-    o.image_std[c] = static_cast<float>(cfg.model.image_std[c]);
-  }
-  o.require_label = mode != Mode::kInfer;
-  return o;
-}
-
-std::shared_ptr<const data::Dataset> make_kinetics(const Config& cfg, Mode mode,
-                                                   const std::string& list) {
-  return std::make_shared<data::KineticsDataset>(list, kinetics_options(cfg, mode));
 }
 
 // ImageNet ResNet weights into `backbone.*`; the classifier (fc.*) is skipped.
@@ -70,36 +31,101 @@ void load_resnet_pretrain(models::VideoModelImpl& model, const std::string& path
   throw ConfigError("model has no 'backbone' submodule to load --pretrain " + path + " into");
 }
 
-}  // namespace
-
-const std::vector<ModelEntry>& registered_models() {
-  static const std::vector<ModelEntry> rows = {
-      {"TSN", "Temporal Segment Network: ResNet per frame, average consensus (Kinetics video)",
-       [](const Config& cfg, Mode mode) -> models::VideoModelPtr {
-         const SectionConfig& s = cfg.section(mode);
-         return models::Tsn(models::TsnOptions()
-                                .num_classes(cfg.model.num_classes)
-                                .seg_num(s.seg_num)
-                                .seglen(s.seglen)
-                                .depth(cfg.model.num_layers)
-                                .dropout(cfg.model.dropout))
-             .ptr();
-       },
-       make_kinetics, load_resnet_pretrain},
-  };
-  return rows;
+// ---------------------------------------------------------------------------------------------
+// TSN
+const KeyTable& tsn_keys() {
+  using S = KeyScope;
+  // clang-format off
+  static const KeyTable table{
+      "TSN",
+      "Temporal Segment Network (spec §6.5): a 2-D ResNet per segment, average consensus, fc.",
+      {
+          {"num_layers", S::kModel, int64_t{50}, 18, 152, {"18", "34", "50", "101", "152"}, "ResNet depth of the trunk", {}},
+          {"dropout", S::kModel, 0.0, 0, 0.999, {}, "dropout probability before the classifier, Fluid semantics (x(1-p) at inference); 0 = none (the original TSN)", {}},
+      },
+      {},
+      nullptr};
+  // clang-format on
+  return table;
 }
 
-std::string known_model_names() {
+models::VideoModelPtr make_tsn(const Config& cfg, Mode mode) {
+  const SectionConfig& s = cfg.section(mode);
+  return models::Tsn(models::TsnOptions()
+                         .num_classes(cfg.model.i("num_classes"))
+                         .seglen(s.i("seglen"))
+                         .depth(cfg.model.i("num_layers"))
+                         .dropout(cfg.model.f("dropout")))
+      .ptr();
+}
+
+// [2, seg_num, 3*seglen, 32, 32] of the mode (tiny frames: any size >= 32 works for a ResNet).
+models::ModelInput kinetics_example(const Config& cfg, Mode mode) {
+  const SectionConfig& s = cfg.section(mode);
+  return models::ModelInput(torch::randn({2, s.i("seg_num"), 3 * s.i("seglen"), 32, 32}));
+}
+
+}  // namespace
+
+std::vector<ParamGroup> single_param_group(models::VideoModelImpl& model) {
+  ParamGroup g;
+  g.name = "all";
+  for (auto& p : model.named_parameters()) {
+    if (p.value().requires_grad()) g.params.emplace_back(p.key(), p.value());
+  }
+  return {g};
+}
+
+Registry::Registry(std::vector<ModelEntry> rows) : rows_(std::move(rows)) {
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (upper(rows_[i].id) == upper(rows_[j].id)) {
+        throw ConfigError("registry: network id " + rows_[i].id + " appears twice");
+      }
+    }
+  }
+}
+
+std::string Registry::known_names() const {
   std::string out;
-  for (const auto& r : registered_models()) out += (out.empty() ? "" : ", ") + r.id;
+  for (const auto& r : rows_) out += (out.empty() ? "" : ", ") + r.id;
   return out;
 }
 
-const ModelEntry& find_model(const std::string& name) {
-  for (const auto& r : registered_models())
+const ModelEntry& Registry::find(const std::string& name) const {
+  for (const auto& r : rows_)
     if (upper(r.id) == upper(name)) return r;
-  throw ConfigError("unknown model name '" + name + "' (known: " + known_model_names() + ")");
+  throw ConfigError("unknown model name '" + name + "' (known: " + known_names() + ")");
+}
+
+SchemaFn Registry::schema() const {
+  return [this](const std::string& name) {
+    const ModelEntry& e = find(name);
+    std::vector<const KeyTable*> tables{&common_keys()};
+    for (const KeyTable* t : e.key_tables) tables.push_back(t);
+    return tables;
+  };
+}
+
+const Registry& default_registry() {
+  static const Registry registry({
+      {"TSN",
+       "Temporal Segment Network: ResNet per frame, average consensus (Kinetics video)",
+       {&kinetics_reader_keys(), &tsn_keys()},
+       make_tsn,
+       make_kinetics_dataset,
+       single_label_task(),
+       nullptr,
+       load_resnet_pretrain,
+       "an ImageNet ResNet state dict as torchvision writes it "
+       "(torch.save(torchvision.models.resnet50(weights=...).state_dict(), f))",
+       kinetics_example,
+       {{"paddle",
+         [](const Config& cfg) {
+           return paddle_resnet_map("backbone.", static_cast<int>(cfg.model.i("num_layers")), "fc");
+         }}}},
+  });
+  return registry;
 }
 
 }  // namespace vc::app

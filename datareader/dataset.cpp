@@ -1,0 +1,189 @@
+#include "datareader/dataset.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+
+#include "datareader/buffer_pool.h"
+
+namespace vc::data {
+
+const char* to_string(Phase p) {
+  switch (p) {
+    case Phase::kTrain:
+      return "train";
+    case Phase::kValid:
+      return "valid";
+    case Phase::kTest:
+      return "test";
+    case Phase::kInfer:
+      return "infer";
+  }
+  return "?";
+}
+
+Target Target::single(int64_t class_index) {
+  Target t;
+  t.kind = TargetKind::kClass;
+  t.class_index = class_index;
+  t.labelled = class_index >= 0;
+  return t;
+}
+
+Target Target::multi(std::vector<int64_t> classes, int64_t num_classes, bool labelled) {
+  Target t;
+  t.kind = TargetKind::kMultiHot;
+  t.classes = std::move(classes);
+  t.num_classes = num_classes;
+  t.labelled = labelled;
+  return t;
+}
+
+const torch::Tensor& Batch::input(const std::string& name) const {
+  auto it = inputs.find(name);
+  if (it == inputs.end()) {
+    std::string have;
+    for (const auto& [k, v] : inputs) have += (have.empty() ? "" : ", ") + k;
+    throw DataError("batch has no input '" + name + "' (inputs: " + have + ")");
+  }
+  return it->second;
+}
+
+namespace {
+
+std::string where(const Sample& s) {
+  return s.id + " (list line " + std::to_string(s.line_no) + ")";
+}
+
+// [N, ...] in recycled memory (buffer_pool.h): no fresh pages to fault for large clips.
+torch::Tensor stack_pooled(const std::vector<torch::Tensor>& parts) {
+  std::vector<int64_t> shape{static_cast<int64_t>(parts.size())};
+  for (int64_t d : parts.front().sizes()) shape.push_back(d);
+  torch::Tensor out = pooled_empty(shape, parts.front().scalar_type());
+  torch::stack_out(out, parts, 0);
+  return out;
+}
+
+}  // namespace
+
+Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
+  if (samples.empty()) throw DataError("collate: no samples");
+  const Sample& first = samples.front();
+  const bool pad = policy.kind == CollatePolicy::Kind::kPad;
+  for (const auto& name : policy.padded_inputs) {
+    if (!first.inputs.count(name)) {
+      throw DataError("collate: sample " + where(first) + " has no input '" + name + "' to pad");
+    }
+  }
+  auto is_padded = [&](const std::string& name) {
+    return pad && std::find(policy.padded_inputs.begin(), policy.padded_inputs.end(), name) !=
+                      policy.padded_inputs.end();
+  };
+
+  Batch b;
+  b.target_kind = first.target.kind;
+  const auto n = static_cast<int64_t>(samples.size());
+  // Sequence lengths (kPad): the first dim of the padded inputs, equal within a sample.
+  std::vector<int64_t> lengths;
+  for (const Sample& s : samples) {
+    if (s.inputs.size() != first.inputs.size()) {
+      throw DataError("collate: sample " + where(s) + " has " + std::to_string(s.inputs.size()) +
+                      " inputs, the batch has " + std::to_string(first.inputs.size()));
+    }
+    if (s.target.kind != first.target.kind || (s.target.kind == TargetKind::kMultiHot &&
+                                               s.target.num_classes != first.target.num_classes)) {
+      throw DataError("collate: sample " + where(s) + " has a different target kind or width");
+    }
+    int64_t len = -1;
+    for (const auto& name : policy.padded_inputs) {
+      auto it = s.inputs.find(name);
+      if (it == s.inputs.end() || it->second.dim() < 1) {
+        throw DataError("collate: sample " + where(s) + ": input '" + name +
+                        "' is missing or not a sequence");
+      }
+      const int64_t t = it->second.size(0);
+      if (len >= 0 && t != len) {
+        throw DataError("collate: sample " + where(s) + ": padded inputs differ in length (" +
+                        std::to_string(len) + " vs " + std::to_string(t) + " for '" + name + "')");
+      }
+      len = t;
+    }
+    if (pad) lengths.push_back(len);
+  }
+
+  for (const auto& [name, t0] : first.inputs) {
+    std::vector<torch::Tensor> parts;
+    parts.reserve(samples.size());
+    for (const Sample& s : samples) {
+      auto it = s.inputs.find(name);
+      if (it == s.inputs.end()) {
+        throw DataError("collate: sample " + where(s) + " has no input '" + name + "'");
+      }
+      parts.push_back(it->second);
+    }
+    if (!is_padded(name)) {
+      for (const Sample& s : samples) {
+        const torch::Tensor& t = s.inputs.at(name);
+        if (t.sizes() != t0.sizes() || t.scalar_type() != t0.scalar_type()) {
+          throw DataError("collate: sample " + where(s) + " has " + name + " shape " +
+                          c10::str(t.sizes()) + ", the batch has " + c10::str(t0.sizes()));
+        }
+      }
+      b.inputs[name] = stack_pooled(parts);  // [N, ...]
+      continue;
+    }
+    const int64_t t_max = *std::max_element(lengths.begin(), lengths.end());
+    std::vector<int64_t> shape{n, t_max};
+    for (int64_t d = 1; d < t0.dim(); ++d) shape.push_back(t0.size(d));
+    torch::Tensor out = torch::zeros(shape, t0.options());  // [N, T_max, ...]
+    for (int64_t i = 0; i < n; ++i) {
+      const torch::Tensor& t = parts[static_cast<std::size_t>(i)];
+      if (t.dim() != t0.dim() || t.sizes().slice(1) != t0.sizes().slice(1) ||
+          t.scalar_type() != t0.scalar_type()) {
+        throw DataError("collate: sample " + where(samples[static_cast<std::size_t>(i)]) + " has " +
+                        name + " shape " + c10::str(t.sizes()) +
+                        ", the batch has [T, ...] = " + c10::str(t0.sizes()));
+      }
+      if (t.size(0) > 0) out[i].narrow(0, 0, t.size(0)).copy_(t);
+    }
+    b.inputs[name] = out;
+  }
+  if (pad) {
+    torch::Tensor len_t = torch::tensor(lengths, torch::kInt64);  // [N]
+    const int64_t t_max = *std::max_element(lengths.begin(), lengths.end());
+    b.inputs["lengths"] = len_t;
+    b.inputs["mask"] = (torch::arange(t_max, torch::kInt64).unsqueeze(0) < len_t.unsqueeze(1))
+                           .to(torch::kFloat32);  // [N, T_max]
+  }
+
+  if (first.target.kind == TargetKind::kClass) {
+    std::vector<int64_t> labels;
+    labels.reserve(samples.size());
+    for (const Sample& s : samples) labels.push_back(s.target.class_index);
+    b.target = torch::tensor(labels, torch::kInt64);  // [N]
+  } else {
+    const int64_t c = first.target.num_classes;
+    b.target = torch::zeros({n, c}, torch::kFloat32);  // [N, C]
+    auto acc = b.target.accessor<float, 2>();
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t k : samples[static_cast<std::size_t>(i)].target.classes) {
+        if (k < 0 || k >= c) {
+          throw DataError("collate: sample " + where(samples[static_cast<std::size_t>(i)]) +
+                          ": class " + std::to_string(k) + " outside [0, " + std::to_string(c) +
+                          ")");
+        }
+        acc[i][k] = 1.0f;
+      }
+    }
+  }
+  for (Sample& s : samples) {
+    b.labelled.push_back(s.target.labelled);
+    b.ids.push_back(std::move(s.id));
+    b.sources.push_back(std::move(s.source));
+    b.line_nos.push_back(s.line_no);
+    b.indices.push_back(s.index);
+  }
+  return b;
+}
+
+}  // namespace vc::data

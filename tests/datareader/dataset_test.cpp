@@ -1,0 +1,89 @@
+// The data contract (datareader/dataset.h): collation by stacking or padding with a mask, the
+// two target kinds, and errors that name the sample.
+#include "datareader/dataset.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+namespace {
+
+using namespace vc::data;
+
+Sample make(const std::string& id, std::map<std::string, torch::Tensor> inputs, Target t) {
+  Sample s;
+  s.inputs = std::move(inputs);
+  s.target = std::move(t);
+  s.id = id;
+  s.source = "l.list";
+  s.line_no = 7;
+  return s;
+}
+
+TEST(Collate, StacksEqualShapesAndClassTargets) {
+  std::vector<Sample> v;
+  v.push_back(make("a", {{"video", torch::ones({2, 3, 4, 4})}}, Target::single(1)));
+  v.push_back(make("b", {{"video", torch::zeros({2, 3, 4, 4})}}, Target::single(-1)));
+  Batch b = collate(std::move(v), CollatePolicy::stack());
+  EXPECT_EQ(b.input("video").sizes(), (std::vector<int64_t>{2, 2, 3, 4, 4}));
+  EXPECT_TRUE(torch::equal(b.target, torch::tensor({1, -1}, torch::kInt64)));
+  EXPECT_EQ(b.labelled, (std::vector<bool>{true, false}));
+  EXPECT_EQ(b.ids, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(b.inputs.count("mask"), 0u);
+}
+
+TEST(Collate, PadsSequencesAndAddsMaskAndLengths) {
+  std::vector<Sample> v;
+  v.push_back(make("a", {{"rgb", torch::ones({2, 4})}, {"audio", torch::ones({2, 1})}},
+                   Target::multi({0, 3}, 5)));
+  v.push_back(make("b", {{"rgb", torch::full({4, 4}, 2.0)}, {"audio", torch::ones({4, 1})}},
+                   Target::multi({4}, 5)));
+  Batch b = collate(std::move(v), CollatePolicy::pad({"rgb", "audio"}));
+  EXPECT_EQ(b.input("rgb").sizes(), (std::vector<int64_t>{2, 4, 4}));
+  EXPECT_EQ(b.input("audio").sizes(), (std::vector<int64_t>{2, 4, 1}));
+  EXPECT_TRUE(torch::equal(b.input("lengths"), torch::tensor({2, 4}, torch::kInt64)));
+  EXPECT_TRUE(
+      torch::equal(b.input("mask"), torch::tensor({{1.f, 1.f, 0.f, 0.f}, {1.f, 1.f, 1.f, 1.f}})));
+  EXPECT_EQ(b.input("rgb")[0][3].abs().sum().item<float>(), 0.0f);  // zero padding
+  EXPECT_EQ(b.target_kind, TargetKind::kMultiHot);
+  EXPECT_TRUE(torch::equal(b.target,
+                           torch::tensor({{1.f, 0.f, 0.f, 1.f, 0.f}, {0.f, 0.f, 0.f, 0.f, 1.f}})));
+}
+
+TEST(Collate, ErrorsNameTheSample) {
+  auto expect = [](std::vector<Sample> v, const CollatePolicy& p, const std::string& frag) {
+    try {
+      collate(std::move(v), p);
+      FAIL() << "no error, expected " << frag;
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("list line 7"), std::string::npos) << e.what();
+    }
+  };
+  {
+    std::vector<Sample> v;
+    v.push_back(make("a", {{"video", torch::ones({2, 3})}}, Target::single(0)));
+    v.push_back(make("bad", {{"video", torch::ones({3, 3})}}, Target::single(0)));
+    expect(std::move(v), CollatePolicy::stack(), "bad");
+  }
+  {
+    std::vector<Sample> v;
+    v.push_back(make("a", {{"rgb", torch::ones({2, 4})}, {"audio", torch::ones({2, 1})}},
+                     Target::multi({}, 5)));
+    v.push_back(make("uneven", {{"rgb", torch::ones({2, 4})}, {"audio", torch::ones({3, 1})}},
+                     Target::multi({}, 5)));
+    expect(std::move(v), CollatePolicy::pad({"rgb", "audio"}), "uneven");
+  }
+  {
+    std::vector<Sample> v;
+    v.push_back(make("range", {{"rgb", torch::ones({2, 4})}}, Target::multi({9}, 5)));
+    expect(std::move(v), CollatePolicy::pad({"rgb"}), "class 9");
+  }
+  {
+    std::vector<Sample> v;
+    v.push_back(make("a", {{"video", torch::ones({2})}}, Target::single(0)));
+    v.push_back(make("kind", {{"video", torch::ones({2})}}, Target::multi({1}, 5)));
+    expect(std::move(v), CollatePolicy::stack(), "kind");
+  }
+}
+
+}  // namespace

@@ -1,0 +1,74 @@
+#include "tools/common/readers.h"
+
+#include "datareader/kinetics_reader.h"
+#include "tools/common/errors.h"
+
+namespace vc::app {
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+}  // namespace
+
+const KeyTable& kinetics_reader_keys() {
+  using S = KeyScope;
+  // clang-format off
+  static const KeyTable table{
+      "Kinetics reader",
+      "Video lists of the Kinetics networks (`<path> <label>` per line; a path is a video file or a folder of `img_00001.jpg` frames). Sampling and transforms as the original's kinetics_reader (spec §3.2), see docs/reader.md.",
+      {
+          {"format", S::kModel, std::string("video"), -kInf, kInf, {"video"}, "list format: `video` = video files (mp4/avi/mkv/mov/webm) or folders of img_00001.jpg frames", {}},
+          {"image_mean", S::kModel, std::vector<double>{0.485, 0.456, 0.406}, -10, 10, {}, "per-channel RGB mean subtracted from pixels scaled to [0, 1] (3 values)", {}},
+          {"image_std", S::kModel, std::vector<double>{0.229, 0.224, 0.225}, 1e-6, 10, {}, "per-channel RGB std dividing pixels scaled to [0, 1] (3 values)", {}},
+          {"seg_num", S::kShared, int64_t{3}, 1, 1024, {}, "segments sampled per video (TSN: 3 train, 7 test)", {}},
+          {"seglen", S::kShared, int64_t{1}, 1, 256, {}, "consecutive frames per segment, stacked on the channel axis (3*seglen channels)", {}},
+          {"short_size", S::kShared, int64_t{256}, 8, 4096, {}, "frames are scaled so that the short side is this", {}},
+          {"target_size", S::kShared, int64_t{224}, 8, 4096, {}, "crop size (random crop in TRAIN, centre crop otherwise); <= short_size", {}},
+          {"scale_mode", S::kShared, std::string("group_4_3"), -kInf, kInf, {"group_4_3", "short_side"}, "`group_4_3`: the original, resize to a fixed 4:3 frame (S x 4S/3); `short_side`: keep the aspect ratio", {}},
+          {"multi_scale_crop", S::kShared, false, -kInf, kInf, {}, "TSM multi-scale crop before the random crop (TRAIN only; ignored elsewhere)", {}},
+          {"decoder", S::kShared, std::string("ffmpeg"), -kInf, kInf, {"ffmpeg", "opencv"}, "video decoder: `ffmpeg` (FFmpeg libraries directly: seeks, skips unneeded frames, scales while converting) or `opencv` (cv::VideoCapture)", {}},
+          {"decode_timeout_s", S::kShared, 30.0, 0.001, 86400, {}, "per-video decode time limit in seconds; a video that takes longer is skipped as \"decode timeout\"", {}},
+      },
+      {},
+      [](const Config& cfg, const std::string& where) {
+        const auto& mean = cfg.model.floats("image_mean");
+        const auto& std_ = cfg.model.floats("image_std");
+        if (mean.size() != 3 || std_.size() != 3) {
+          throw ConfigError(where + ": MODEL.image_mean and MODEL.image_std need 3 values (RGB), got " +
+                            std::to_string(mean.size()) + " and " + std::to_string(std_.size()));
+        }
+        for (int m = 0; m < 4; ++m) {
+          const SectionConfig& s = cfg.modes[m];
+          if (s.i("target_size") > s.i("short_size")) {
+            throw ConfigError(where + ": " + s.section + ".target_size (" +
+                              std::to_string(s.i("target_size")) + ") must be <= " + s.section +
+                              ".short_size (" + std::to_string(s.i("short_size")) + ")");
+          }
+        }
+      }};
+  // clang-format on
+  return table;
+}
+
+std::shared_ptr<const data::Dataset> make_kinetics_dataset(const Config& cfg, Mode mode,
+                                                           const std::string& list) {
+  const SectionConfig& s = cfg.section(mode);
+  data::KineticsReaderOptions o;
+  o.phase = mode;
+  o.seg_num = s.i("seg_num");
+  o.seglen = s.i("seglen");
+  o.short_size = s.i("short_size");
+  o.target_size = s.i("target_size");
+  o.num_classes = cfg.model.i("num_classes");
+  o.scale_mode =
+      s.s("scale_mode") == "short_side" ? data::ScaleMode::kShortSide : data::ScaleMode::kGroup43;
+  o.multi_scale_crop = s.b("multi_scale_crop") && mode == Mode::kTrain;
+  o.decoder = s.s("decoder");
+  o.decode_timeout_s = s.f("decode_timeout_s");
+  for (int c = 0; c < 3; ++c) {
+    o.image_mean[c] = static_cast<float>(cfg.model.floats("image_mean")[c]);
+    o.image_std[c] = static_cast<float>(cfg.model.floats("image_std")[c]);
+  }
+  o.require_label = mode != Mode::kInfer;
+  return std::make_shared<data::KineticsDataset>(list, o);
+}
+
+}  // namespace vc::app

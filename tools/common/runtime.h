@@ -1,0 +1,51 @@
+// What the three run loops share: threads / seed / device, folders, datasets and loaders from a
+// registry row, skip reports, weights, and the SIGINT flag.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "datareader/loader.h"
+#include "models/video_model.h"
+#include "tools/common/cli.h"
+#include "tools/common/config.h"
+#include "tools/common/registry.h"
+
+namespace vc::app {
+
+/// Sets intra-op threads (all cores unless --threads), the torch seed and returns the device
+/// (ConfigError for an unknown or unavailable one).
+torch::Device setup_runtime(const CliOptions& opts);
+
+/// Creates `dir` and its parents; IoError naming it on failure.
+void make_dir(const std::string& dir);
+
+/// The mode's filelist, checked to exist (ConfigError / IoError naming the key and path).
+std::string require_list(const SectionConfig& s, Mode mode);
+
+/// The row's dataset for `mode`; logs the list lines it skipped.
+std::shared_ptr<const data::Dataset> build_dataset(const ModelEntry& entry, const Config& cfg,
+                                                   Mode mode);
+
+/// Loader options of a mode's section (batch_size, num_reader_threads, buf_size).
+data::LoaderOptions loader_options(const SectionConfig& s, bool shuffle, uint64_t seed);
+
+/// Logs "<what>: skipped N sample(s) (reason: count, ...)" when the epoch skipped any.
+void log_skips(const data::Loader& loader, const std::string& what);
+
+/// Loads `path` into the model: a videocls checkpoint, a state dict written by torch.save, or
+/// the original's Paddle weights (a Fluid per-variable directory or a .pdparams file, renamed by
+/// the row's "paddle" name map; optimizer state in them is ignored, any other variable that
+/// does not map is an error naming it). Throws ConfigError / IoError / StateDictError naming
+/// the file and what does not fit.
+void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
+                  const std::string& path);
+
+/// SIGINT handling of train: the first Ctrl-C sets a flag the loop polls, a second kills.
+void install_sigint_handler();
+void restore_sigint_handler();
+bool stop_requested();
+
+}  // namespace vc::app

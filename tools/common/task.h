@@ -1,0 +1,46 @@
+// The task of a network: its loss, how logits become scores, its metric meter and how many
+// classes its result rows list. Part of each registry row; the run loops only call these.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "datareader/dataset.h"
+#include "metrics/meter.h"
+#include "tools/common/config.h"
+
+namespace vc::app {
+
+struct Task {
+  /// The target the loss expects (and the datasets produce).
+  data::TargetKind target = data::TargetKind::kClass;
+  std::string loss_name;  ///< for logs: "softmax cross-entropy", ...
+  /// logits [N, C], target as collated -> scalar mean loss.
+  std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& target)> loss;
+  std::string score_name;  ///< "softmax" / "sigmoid"
+  /// logits [N, C] -> scores [N, C] (probabilities written to results).
+  std::function<torch::Tensor(const torch::Tensor& logits)> scores;
+  /// A fresh meter for an epoch or an evaluation.
+  std::function<std::unique_ptr<metrics::Meter>(const Config&)> make_meter;
+  /// Classes listed per sample in test results (infer uses --infer-topk).
+  int64_t result_topk = 5;
+};
+
+/// Softmax cross-entropy with hard labels, mean over the batch (Fluid softmax +
+/// cross_entropy, spec §1.11). target: int64 [N].
+torch::Tensor softmax_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target);
+/// Sigmoid cross-entropy max(x,0) - x*z + log(1+exp(-|x|)) (spec §1.11), summed over classes,
+/// mean over the batch (the YouTube-8M networks). target: float [N, C] multi-hot.
+torch::Tensor sigmoid_cross_entropy(const torch::Tensor& logits, const torch::Tensor& target);
+
+/// Single-label classification: softmax cross-entropy, softmax scores, ClassificationMeter
+/// (top1 / top5 / mean class accuracy, confusion matrix up to 1000 classes), top-5 rows.
+Task single_label_task();
+/// Multi-label classification: sigmoid cross-entropy, sigmoid scores, the given meter, top-20
+/// rows.
+Task multi_label_task(std::function<std::unique_ptr<metrics::Meter>(const Config&)> make_meter);
+
+}  // namespace vc::app
