@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
-#include <opencv2/imgproc.hpp>
+#include <opencv2/core.hpp>
+
+#include "datareader/resize.h"
 
 namespace vc::data {
 namespace {
@@ -34,15 +37,15 @@ std::vector<cv::Mat> group_scale(const std::vector<cv::Mat>& frames, int64_t sho
                                  ScaleMode mode) {
   std::vector<cv::Mat> out;
   out.reserve(frames.size());
+  std::unique_ptr<BilinearResizer> rz;  // one per input size (a clip's frames share it)
   for (const cv::Mat& f : frames) {
     const cv::Size s = group_scale_size(f.size(), short_size, mode);
     if (s == f.size()) {
       out.push_back(f);
-    } else {
-      cv::Mat r;
-      cv::resize(f, r, s, 0, 0, cv::INTER_LINEAR);
-      out.push_back(r);
+      continue;
     }
+    if (!rz || rz->in_size() != f.size()) rz = std::make_unique<BilinearResizer>(f.size(), s);
+    out.push_back(rz->resize(f));
   }
   return out;
 }
@@ -117,13 +120,12 @@ std::vector<cv::Mat> group_multi_scale_crop(const std::vector<cv::Mat>& frames, 
   const cv::Rect rect = sample_multi_scale_crop(frames[0].size(), output, opts, rng);
   std::vector<cv::Mat> out;
   out.reserve(frames.size());
+  const BilinearResizer rz(rect.size(), output);
   for (const cv::Mat& f : frames) {
     if ((rect & cv::Rect(0, 0, f.cols, f.rows)) != rect) {
       throw std::invalid_argument("multi_scale_crop: frames of different sizes in one clip");
     }
-    cv::Mat r;
-    cv::resize(f(rect), r, output, 0, 0, cv::INTER_LINEAR);
-    out.push_back(r);
+    out.push_back(rz.resize(f(rect)));  // a crop of the output size is copied as it is
   }
   return out;
 }

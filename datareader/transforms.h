@@ -23,7 +23,9 @@ enum class ScaleMode {
 //   kShortSide: short side == S -> unchanged; else short -> S, long -> round(long * S / short).
 cv::Size group_scale_size(cv::Size in, int64_t short_size, ScaleMode mode);
 
-// Bilinear (cv::INTER_LINEAR) resize of every frame to group_scale_size(frame size).
+// Resize of every frame to group_scale_size(frame size) with the reader's one resize
+// (datareader/resize.h: PIL's bilinear, antialiased when shrinking); frames already at that
+// size are returned as they are (shared pixels).
 std::vector<cv::Mat> group_scale(const std::vector<cv::Mat>& frames, int64_t short_size,
                                  ScaleMode mode);
 
@@ -54,8 +56,9 @@ std::vector<cv::Point> multi_scale_crop_offsets(cv::Size image, cv::Size crop,
 cv::Rect sample_multi_scale_crop(cv::Size image, cv::Size output, const MultiScaleCropOptions& opts,
                                  Rng& rng);
 
-// Crop every frame with the rectangle drawn from the first frame's size, then bilinear resize
-// to `output` (TSM: short_size x short_size).
+// Crop every frame with the rectangle drawn from the first frame's size, then resize to `output`
+// (TSM: short_size x short_size) with the reader's one resize (datareader/resize.h, PIL's
+// bilinear, as the original's GroupMultiScaleCrop).
 std::vector<cv::Mat> group_multi_scale_crop(const std::vector<cv::Mat>& frames, cv::Size output,
                                             const MultiScaleCropOptions& opts, Rng& rng);
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "datareader/kinetics_reader.h"
+#include "datareader/resize.h"
 #include "datareader/rng.h"
 #include "datareader/sampling.h"
 #include "datareader/transforms.h"
@@ -131,15 +132,20 @@ TEST(Transforms, GroupScaleSizes) {
   EXPECT_EQ(group_scale_size({100, 150}, 256, ss), cv::Size(256, 384));
 }
 
-TEST(Transforms, GroupScaleIsBilinearResize) {
+TEST(Transforms, GroupScaleIsTheReadersResize) {
   cv::Mat f(240, 320, CV_8UC3);
   cv::randu(f, 0, 255);
   const auto out = group_scale({f, f}, 256, ScaleMode::kGroup43);
   ASSERT_EQ(out.size(), 2u);
-  cv::Mat ref;
-  cv::resize(f, ref, cv::Size(341, 256), 0, 0, cv::INTER_LINEAR);
+  const cv::Mat ref = resize_bilinear(f, cv::Size(341, 256));  // PIL's bilinear
   EXPECT_EQ(cv::norm(out[0], ref, cv::NORM_INF), 0.0);
   EXPECT_EQ(cv::norm(out[1], ref, cv::NORM_INF), 0.0);
+  // Shrinking (short side 128): antialiased, not cv::INTER_LINEAR.
+  const auto down = group_scale({f}, 128, ScaleMode::kShortSide);
+  EXPECT_EQ(cv::norm(down[0], resize_bilinear(f, cv::Size(171, 128)), cv::NORM_INF), 0.0);
+  // A frame already at the size is passed through (shared pixels).
+  const cv::Mat g(256, 340, CV_8UC3, cv::Scalar(1, 2, 3));
+  EXPECT_EQ(group_scale({g}, 256, ScaleMode::kGroup43)[0].data, g.data);
 }
 
 TEST(Transforms, CenterCropOffsets) {
@@ -283,8 +289,7 @@ TEST(Transforms, MultiScaleCropDrawsFromCandidatesAndResizes) {
   Rng rng(11), replay(11);
   const auto res = group_multi_scale_crop({f, f.clone()}, out, {}, rng);
   const cv::Rect r = sample_multi_scale_crop(img, out, {}, replay);
-  cv::Mat ref;
-  cv::resize(f(r), ref, out, 0, 0, cv::INTER_LINEAR);
+  const cv::Mat ref = resize_bilinear(f(r), out);
   ASSERT_EQ(res.size(), 2u);
   EXPECT_EQ(res[0].size(), out);
   EXPECT_EQ(cv::norm(res[0], ref, cv::NORM_INF), 0.0);
