@@ -17,6 +17,9 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
+#include "datareader/resize.h"
+#include "datareader/rotation.h"
+
 namespace vc::data {
 namespace fs = std::filesystem;
 
@@ -82,7 +85,10 @@ class FfmpegSource final : public VideoSource {
   }
 
   int64_t frame_count() const override { return static_cast<int64_t>(frame_to_packet_.size()); }
-  cv::Size frame_size() const override { return native_; }
+  // Upright (rotated) size: what read() returns and what scaling is computed from.
+  cv::Size frame_size() const override {
+    return native_.empty() ? native_ : rotated_size(native_, rotation_);
+  }
   FrameReadResult read(const std::vector<int64_t>& sorted_indices) override {
     return read_scaled(sorted_indices, cv::Size());
   }
@@ -113,6 +119,7 @@ class FfmpegSource final : public VideoSource {
                       std::unordered_map<int64_t, cv::Mat>& got, FrameReadResult& r);
   int64_t keyframe_for(int64_t frame) const;
   cv::Mat convert(const AVFrame* f, cv::Size out_size);
+  cv::Mat resized(const cv::Mat& m, cv::Size out);
 
   std::string path_;
   FfmpegDecoderOptions opts_;
@@ -124,7 +131,9 @@ class FfmpegSource final : public VideoSource {
   SwsPtr sws_;
   std::vector<uint8_t> scratch_;
   int stream_ = -1;
-  cv::Size native_;
+  cv::Size native_;   // decoded (coded) size, before rotation
+  int rotation_ = 0;  // clockwise degrees that make frames upright (datareader/rotation.h)
+  std::unique_ptr<BilinearResizer> resizer_;  // the last sizes used
 
   std::vector<PacketInfo> pk_;            // decode order
   std::vector<int64_t> frame_to_packet_;  // presentation index -> decode index
@@ -181,6 +190,7 @@ void FfmpegSource::open_codec() {
   if (par->width > 0 && par->height > 0 && par->width < 65536 && par->height < 65536) {
     native_ = cv::Size(par->width, par->height);
   }
+  rotation_ = stream_upright_rotation(fmt_->streams[stream_]);
 }
 
 int FfmpegSource::read_video_packet(AVPacket* pkt) {
@@ -340,16 +350,23 @@ int64_t FfmpegSource::keyframe_for(int64_t frame) const {
   return 0;
 }
 
+cv::Mat FfmpegSource::resized(const cv::Mat& m, cv::Size out) {
+  if (!resizer_ || resizer_->in_size() != m.size() || resizer_->out_size() != out) {
+    resizer_ = std::make_unique<BilinearResizer>(m.size(), out);
+  }
+  return resizer_->resize(m);
+}
+
+// YUV -> RGB at the decoded size, then upright, then the reader's one resize to `out_size`
+// (datareader/resize.h; empty: the upright native size) -- the same pixels as the OpenCV decoder
+// and frame folders give for the same frame.
 cv::Mat FfmpegSource::convert(const AVFrame* f, cv::Size out_size) {
   if (native_.empty()) native_ = cv::Size(f->width, f->height);
-  if (out_size.empty()) out_size = native_;  // a frame of another size is scaled to the first
-  const bool scaled = out_size.width != f->width || out_size.height != f->height;
-  // Native size: SWS_BICUBIC as OpenCV's FFmpeg backend (no luma filtering happens unscaled);
-  // scaled: SWS_BILINEAR, the fused resize + colour conversion.
-  const int flags = scaled ? SWS_BILINEAR : SWS_BICUBIC;
-  sws_.reset(sws_getCachedContext(
-      sws_.release(), f->width, f->height, static_cast<AVPixelFormat>(f->format), out_size.width,
-      out_size.height, AV_PIX_FMT_RGB24, flags, nullptr, nullptr, nullptr));
+  // Colour conversion only (no scaling): SWS_BICUBIC as OpenCV's FFmpeg backend, which makes the
+  // two decoders' frames identical (unscaled, the flag only selects the chroma filter).
+  sws_.reset(sws_getCachedContext(sws_.release(), f->width, f->height,
+                                  static_cast<AVPixelFormat>(f->format), f->width, f->height,
+                                  AV_PIX_FMT_RGB24, SWS_BICUBIC, nullptr, nullptr, nullptr));
   if (!sws_) {
     throw DecodeError(path_, "decoding failed",
                       std::string("cannot convert pixel format ") +
@@ -358,16 +375,21 @@ cv::Mat FfmpegSource::convert(const AVFrame* f, cv::Size out_size) {
                                : "?"));
   }
   // swscale's SIMD writers may store past the end of a row and want aligned rows: convert into
-  // a padded, 64-byte aligned scratch buffer, then copy into a continuous cv::Mat.
-  const int stride = (out_size.width * 3 + 63) / 64 * 64 + 64;
-  const std::size_t need = static_cast<std::size_t>(stride) * (out_size.height + 2) + 64;
+  // a padded, 64-byte aligned scratch buffer (then copied out, or read by the rotation / resize).
+  const int stride = (f->width * 3 + 63) / 64 * 64 + 64;
+  const std::size_t need = static_cast<std::size_t>(stride) * (f->height + 2) + 64;
   if (scratch_.size() < need) scratch_.assign(need, 0);
   uint8_t* base =
       reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(scratch_.data()) + 63) / 64 * 64);
   uint8_t* dst[4] = {base, nullptr, nullptr, nullptr};
   int dst_stride[4] = {stride, 0, 0, 0};
   sws_scale(sws_.get(), f->data, f->linesize, 0, f->height, dst, dst_stride);
-  return cv::Mat(out_size, CV_8UC3, base, static_cast<std::size_t>(stride)).clone();
+  cv::Mat rgb(cv::Size(f->width, f->height), CV_8UC3, base, static_cast<std::size_t>(stride));
+  // A frame whose size differs from the first one's (a mid-stream change) is resized to it.
+  if (rgb.size() != native_) rgb = resized(rgb, native_);
+  rgb = rotate_clockwise(rgb, rotation_);
+  if (!out_size.empty() && out_size != rgb.size()) return resized(rgb, out_size);
+  return rgb.data == base ? rgb.clone() : rgb;  // own the pixels (not the scratch buffer)
 }
 
 // Decodes the frames `targets` (ascending presentation indices), storing converted frames in

@@ -5,8 +5,9 @@
 //     (see docs/reader.md "Frame counts" for how it is decided against the container's count).
 //   - read() seeks to the keyframe before each needed run of frames and decodes forward, tells
 //     the codec to discard non-reference frames that no sampled frame needs (AVDISCARD_NONREF),
-//     converts only the kept frames, and can convert straight to a target size (fused
-//     resize + YUV->RGB in one sws_scale call, SWS_BILINEAR).
+//     converts only the kept frames (YUV->RGB at the decoded size), turns them upright
+//     (display matrix / rotate tag: datareader/rotation.h) and resizes them with the reader's
+//     one resize (datareader/resize.h) when a target size is asked for.
 //   - every call is bounded by a timeout (AVIOInterruptCB + checks in the decode loop).
 // Frame folders are delegated to the OpenCV frames-folder reader (cv::imread).
 #pragma once

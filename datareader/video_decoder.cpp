@@ -8,6 +8,9 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include "datareader/resize.h"
+#include "datareader/rotation.h"
+
 namespace vc::data {
 namespace fs = std::filesystem;
 
@@ -74,13 +77,16 @@ class FramesFolderSource final : public VideoSource {
   int64_t count_;
 };
 
+// Frames come upright: OpenCV's own auto-orientation is off (open_capture) and each retrieved
+// frame is turned by `rotation` degrees clockwise (datareader/rotation.h), as the FFmpeg decoder.
 class CaptureSource final : public VideoSource {
  public:
-  CaptureSource(std::string path, std::unique_ptr<cv::VideoCapture> cap, int64_t count)
-      : path_(std::move(path)), cap_(std::move(cap)), count_(count) {
+  CaptureSource(std::string path, std::unique_ptr<cv::VideoCapture> cap, int64_t count,
+                int rotation)
+      : path_(std::move(path)), cap_(std::move(cap)), count_(count), rotation_(rotation) {
     const double w = cap_->get(cv::CAP_PROP_FRAME_WIDTH), h = cap_->get(cv::CAP_PROP_FRAME_HEIGHT);
     if (w >= 1 && h >= 1 && w < 1e5 && h < 1e5)
-      size_ = cv::Size(static_cast<int>(w), static_cast<int>(h));
+      size_ = rotated_size(cv::Size(static_cast<int>(w), static_cast<int>(h)), rotation_);
   }
   int64_t frame_count() const override { return count_; }
   cv::Size frame_size() const override { return size_; }
@@ -104,7 +110,8 @@ class CaptureSource final : public VideoSource {
           pos = idx - 1;
           break;
         }
-        r.frames.push_back(to_rgb(bgr, path_ + " frame " + std::to_string(idx)));
+        r.frames.push_back(
+            rotate_clockwise(to_rgb(bgr, path_ + " frame " + std::to_string(idx)), rotation_));
       }
     } catch (const cv::Exception& e) {
       throw DecodeError(path_, "decoding failed",
@@ -118,7 +125,8 @@ class CaptureSource final : public VideoSource {
   std::string path_;
   std::unique_ptr<cv::VideoCapture> cap_;
   int64_t count_;
-  cv::Size size_;
+  int rotation_;
+  cv::Size size_;  // upright
 };
 
 std::unique_ptr<cv::VideoCapture> open_capture(const std::string& path) {
@@ -132,6 +140,11 @@ std::unique_ptr<cv::VideoCapture> open_capture(const std::string& path) {
   if (!ok || !cap->isOpened()) {
     throw DecodeError(path, "cannot open video", "not a decodable container/codec");
   }
+#if CV_VERSION_MAJOR > 4 || (CV_VERSION_MAJOR == 4 && CV_VERSION_MINOR >= 5)
+  // OpenCV >= 4.5 turns frames itself (on by default), with the opposite sign to FFmpeg's up to
+  // 4.6 (90 / 270 degree videos come out upside down): off, the decoder rotates instead.
+  cap->set(cv::CAP_PROP_ORIENTATION_AUTO, 0);
+#endif
   return cap;
 }
 
@@ -155,6 +168,7 @@ class OpenCvDecoder final : public VideoDecoder {
     if (ec) throw DecodeError(path, "cannot stat file", ec.message());
     if (size == 0) throw DecodeError(path, "empty file", "0 bytes");
 
+    const int rotation = probe_upright_rotation(path);
     auto cap = open_capture(path);
     double declared = cap->get(cv::CAP_PROP_FRAME_COUNT);
     int64_t count = (std::isfinite(declared) && declared > 0) ? static_cast<int64_t>(declared) : 0;
@@ -171,7 +185,13 @@ class OpenCvDecoder final : public VideoDecoder {
       count = n;
       cap = open_capture(path);
     }
-    return std::make_unique<CaptureSource>(path, std::move(cap), count);
+#if CV_VERSION_MAJOR > 4 || (CV_VERSION_MAJOR == 4 && CV_VERSION_MINOR >= 5)
+    if (rotation != 0 && cap->get(cv::CAP_PROP_ORIENTATION_AUTO) > 0) {
+      throw DecodeError(path, "cannot open video",
+                        "rotated video and OpenCV's auto-orientation cannot be turned off");
+    }
+#endif
+    return std::make_unique<CaptureSource>(path, std::move(cap), count, rotation);
   }
 
  private:
@@ -191,11 +211,12 @@ FrameReadResult VideoSource::read_scaled(const std::vector<int64_t>& sorted_indi
                                          cv::Size out_size) {
   FrameReadResult r = read(sorted_indices);
   if (out_size.empty()) return r;
+  std::unique_ptr<BilinearResizer> rz;  // one per input size
   for (cv::Mat& f : r.frames) {
     if (f.size() == out_size) continue;
-    cv::Mat scaled;
-    cv::resize(f, scaled, out_size, 0, 0, cv::INTER_LINEAR);
-    f = scaled;
+    if (!rz || rz->in_size() != f.size())
+      rz = std::make_unique<BilinearResizer>(f.size(), out_size);
+    f = rz->resize(f);
   }
   return r;
 }

@@ -29,7 +29,8 @@ class DecodeError : public DataError {
 };
 
 struct FrameReadResult {
-  // RGB CV_8UC3 frames; frames[k] is frame sorted_indices[k]. When the stream ended early only
+  // RGB CV_8UC3 frames, upright (rotated as the video's metadata asks); frames[k] is frame
+  // sorted_indices[k]. When the stream ended early only
   // the frames for the leading indices that exist are present (frames.size() < indices.size()).
   std::vector<cv::Mat> frames;
   bool ended_early = false;    // the stream ended before the largest requested index
@@ -53,11 +54,14 @@ class VideoSource {
   // once: only the requested frames are decoded to pixels. Call at most once per source.
   // Throws DecodeError (naming the file) on a hard failure.
   virtual FrameReadResult read(const std::vector<int64_t>& sorted_indices) = 0;
-  // Native frame size (width, height) when the source knows it before decoding, else empty.
+  // Frame size (width, height) as read() returns it -- upright, i.e. after the rotation the
+  // video's metadata asks for (datareader/rotation.h) -- when the source knows it before
+  // decoding, else empty.
   virtual cv::Size frame_size() const { return {}; }
-  // read(), with every frame resized to `out_size` (empty: native size). The default decodes
-  // then cv::resize(INTER_LINEAR)s; the FFmpeg decoder converts straight to the size (one
-  // sws_scale, SWS_BILINEAR). Call at most once per source, instead of read().
+  // read(), with every frame resized to `out_size` (empty: as read() returns it) by the reader's
+  // one resize (datareader/resize.h: PIL's bilinear), whatever the decoder: the FFmpeg decoder,
+  // the OpenCV decoder and frame folders give the same pixels for the same frame. Call at most
+  // once per source, instead of read().
   virtual FrameReadResult read_scaled(const std::vector<int64_t>& sorted_indices,
                                       cv::Size out_size);
 };
@@ -73,7 +77,8 @@ class VideoDecoder {
 
 // The OpenCV decoder: a folder -> frames folder (img_%05d.jpg, cv::imread, BGR->RGB);
 // a file -> cv::VideoCapture with the FFmpeg backend (grab() up to the largest needed index,
-// retrieve() only the sampled frames, BGR->RGB).
+// retrieve() only the sampled frames, BGR->RGB), OpenCV's auto-orientation off and frames
+// turned upright by datareader/rotation.h instead (the same rotation as the FFmpeg decoder).
 // (The Kinetics reader defaults to the FFmpeg decoder instead: KineticsReaderOptions::decoder.)
 std::shared_ptr<const VideoDecoder> default_video_decoder();
 

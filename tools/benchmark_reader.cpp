@@ -174,8 +174,9 @@ class NonlocalEmulationDataset final : public Dataset {
         for (int64_t k = 0; k < kLen; ++k) idx.push_back((start + k * kRate) % n);
         return idx;
       };
-      // The scale is drawn first so that the decoder can convert straight to it (read_scaled:
-      // FFmpeg's fused resize + YUV->RGB), as the Kinetics reader's decode_to_scale does.
+      // The scale is drawn first so that the decoder resizes each kept frame as soon as it is
+      // converted (read_scaled, the reader's one resize), as the Kinetics reader's
+      // decode_to_scale does.
       const int64_t scale = rng.randint(kScaleMin, kScaleMax - 1);
       auto scaled_size = [&](cv::Size in) {
         return in.empty() ? cv::Size() : group_scale_size(in, scale, ScaleMode::kShortSide);
