@@ -8,6 +8,10 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+// AVX2 and baseline versions of a function, picked at load time (GCC / Clang ifunc).
+#define VC_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VC_AVX2_CLONES
 #endif
 
 namespace vc::data {
@@ -107,14 +111,11 @@ bool have_sse41() {
 #endif
 
 // acc[i] += in[i] * w over one row (the hot loop: vectorised, AVX2 where the CPU has it).
-__attribute__((target_clones("avx2", "default"))) void accumulate_row(int32_t* acc,
-                                                                      const uint8_t* in, int32_t w,
-                                                                      int n) {
+VC_AVX2_CLONES void accumulate_row(int32_t* acc, const uint8_t* in, int32_t w, int n) {
   for (int i = 0; i < n; ++i) acc[i] += in[i] * w;
 }
 
-__attribute__((target_clones("avx2", "default"))) void clip_row(uint8_t* out, const int32_t* acc,
-                                                                int n) {
+VC_AVX2_CLONES void clip_row(uint8_t* out, const int32_t* acc, int n) {
   for (int i = 0; i < n; ++i) out[i] = clip8(acc[i]);
 }
 
