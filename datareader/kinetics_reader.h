@@ -38,9 +38,9 @@ struct KineticsReaderOptions {
   // ffmpeg: wall-clock bound of opening + decoding one video (DecodeError "decode timeout",
   // the sample is skipped); <= 0: none.
   double decode_timeout_s = 30.0;
-  // Ask the decoder for frames already at the group_scale size (ffmpeg: one fused
-  // resize + YUV->RGB sws_scale, SWS_BILINEAR; opencv: cv::resize after decoding, the same as
-  // group_scale); group_scale is then a no-op.
+  // Ask the decoder for frames already at the group_scale size: each kept frame is resized by
+  // the reader's one resize (datareader/resize.h, PIL's bilinear) right after decoding, the same
+  // pixels as group_scale after decoding; group_scale is then a no-op.
   bool decode_to_scale = true;
 };
 

@@ -1,8 +1,8 @@
 // build/bin/convert_weights — writes a videocls checkpoint from weights in any format the core
 // reads (the original's Paddle per-variable directories and .pdparams, torch.save state dicts,
 // our checkpoints), for the network and config given:
-//   build/bin/convert_weights --model-name TSN --config configs/tsn.yaml \
-//       --weights TSN_final/ --output tsn_from_paddle.pt
+//   build/bin/convert_weights --model-name TSN --config configs/tsn.yaml
+//       --weights TSN_final/ --output tsn_from_paddle.pt   (one command line)
 // The result loads with --weights and --resume like any checkpoint of `train` (epoch 0).
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
@@ -11,6 +11,7 @@
 
 #include "tools/common/checkpoint.h"
 #include "tools/common/registry.h"
+#include "tools/common/runner.h"
 #include "tools/common/runtime.h"
 #include "tools/common/state_dict.h"
 
@@ -52,12 +53,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const c10::Error& e) {
-    std::cerr << "error: " << e.what_without_backtrace() << std::endl;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << std::endl;
-  }
-  return 1;
+  return vc::app::run_guarded([&] { return run(argc, argv); });
 }

@@ -1,7 +1,7 @@
 // build/bin/run_model — one forward pass of a registered network on inputs saved from Python, for
 // porting and debugging: compare our network with another implementation on identical inputs.
 //
-//   build/bin/run_model --model-name TSN --config configs/tsn.yaml --weights W \
+//   build/bin/run_model --model-name TSN --config configs/tsn.yaml --weights W
 //       --input in.pt --output out.pt [--mode test] [--set SECTION.key=value ...]
 //
 // --input: a file written by torch.save: one tensor (the network's "video" input) or a dict of
@@ -20,6 +20,7 @@
 #include "tools/common/checkpoint.h"
 #include "tools/common/errors.h"
 #include "tools/common/registry.h"
+#include "tools/common/runner.h"
 #include "tools/common/runtime.h"
 #include "tools/common/state_dict.h"
 
@@ -108,12 +109,5 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const c10::Error& e) {
-    std::cerr << "error: " << e.what_without_backtrace() << std::endl;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << std::endl;
-  }
-  return 1;
+  return vc::app::run_guarded([&] { return run(argc, argv); });
 }

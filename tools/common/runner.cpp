@@ -101,11 +101,17 @@ int run_infer(const CliOptions& opts, const Registry& registry) {
 }
 
 int guarded_main(int (*body)(const CliOptions&), Tool tool, int argc, char** argv) {
-  try {
+  return run_guarded([&] {
     int code = 0;
     auto opts = parse_cli(tool, argc, argv, &code);
     if (!opts) return code;
     return body(*opts);
+  });
+}
+
+int run_guarded(const std::function<int()>& body) {
+  try {
+    return body();
   } catch (const c10::Error& e) {
     std::cout.flush();
     std::cerr << "error: " << e.what_without_backtrace() << std::endl;

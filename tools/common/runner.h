@@ -4,6 +4,8 @@
 // The forms without a Registry use default_registry(); tests pass their own rows.
 #pragma once
 
+#include <functional>
+
 #include "tools/common/cli.h"
 
 namespace vc::app {
@@ -20,5 +22,8 @@ int run_infer(const CliOptions& opts, const Registry& registry);
 /// Parses argv for `tool`, runs `body` and turns exceptions into "error: ..." on stderr and exit
 /// code 1.
 int guarded_main(int (*body)(const CliOptions&), Tool tool, int argc, char** argv);
+/// Runs `body`; an exception becomes "error: ..." on stderr and exit code 1 (the utilities'
+/// main()).
+int run_guarded(const std::function<int()>& body);
 
 }  // namespace vc::app
