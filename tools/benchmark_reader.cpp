@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include <torch/torch.h>
+#include <CLI/CLI.hpp>
 #include <opencv2/core.hpp>
 
 #include "datareader/buffer_pool.h"
@@ -267,82 +269,47 @@ struct Args {
   std::string tag;      // free label echoed in the RESULT line
 };
 
-void usage(std::ostream& os) {
-  os << "usage: benchmark_reader --list FILE --preset {tsn,tsm,stnet,nonlocal} [options]\n"
-        "  --list FILE         list of '<video> <label>' lines (required)\n"
-        "  --preset NAME       tsn (3x1), tsm (8x1, multi-scale crop), stnet (7x5), nonlocal\n"
-        "                      (8 frames stride 8, emulated: the Non-local reader is not written)\n"
-        "                      all in the TRAIN phase, 224 px crops       (default tsm)\n"
-        "  --threads N         loader worker threads, >= 0 (0 = load in the main thread)\n"
-        "                      (default 1)\n"
-        "  --batch-size B      clips per batch                            (default 8)\n"
-        "  --clips C           stop once C clips were delivered, epochs repeat as needed\n"
-        "  --epochs E          run E full epochs (with --clips: at most E) (default 1)\n"
-        "  --prefetch P        batches loaded ahead of the consumer       (default 2)\n"
-        "  --seed S            loader seed                                (default 0)\n"
-        "  --no-shuffle        keep the list order\n"
-        "  --decoder NAME      ffmpeg or opencv (default: the reader's default, ffmpeg\n"
-        "                      where the FFmpeg decoder is built)\n"
-        "  --tag TEXT          label echoed in the RESULT line\n"
-        "The torch intra-op pool is set to 1 thread: the loader's workers are the parallelism.\n";
-}
-
-Args parse_args(int argc, char** argv) {
+// Parses argv with CLI11; nullopt (with *code set) when the program should exit (--help: 0,
+// usage error: 2, already printed).
+std::optional<Args> parse_args(int argc, char** argv, int* code) {
   Args a;
-  auto value = [&](int& i) -> std::string {
-    if (i + 1 >= argc) throw std::invalid_argument(std::string(argv[i]) + " needs a value");
-    return argv[++i];
-  };
-  auto to_int = [](const std::string& flag, const std::string& v, int64_t lo) {
-    std::size_t pos = 0;
-    int64_t x = 0;
-    try {
-      x = std::stoll(v, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    if (pos != v.size() || v.empty() || x < lo) {
-      throw std::invalid_argument(flag + ": expected an integer >= " + std::to_string(lo) +
-                                  ", got '" + v + "'");
-    }
-    return x;
-  };
-  for (int i = 1; i < argc; ++i) {
-    const std::string f = argv[i];
-    if (f == "-h" || f == "--help") {
-      usage(std::cout);
-      std::exit(0);
-    } else if (f == "--list") {
-      a.list = value(i);
-    } else if (f == "--preset") {
-      a.preset = value(i);
-    } else if (f == "--threads") {
-      a.threads = static_cast<int>(to_int(f, value(i), 0));
-    } else if (f == "--batch-size") {
-      a.batch_size = to_int(f, value(i), 1);
-    } else if (f == "--clips") {
-      a.clips = to_int(f, value(i), 1);
-    } else if (f == "--epochs") {
-      a.epochs = to_int(f, value(i), 1);
-    } else if (f == "--prefetch") {
-      a.prefetch = static_cast<int>(to_int(f, value(i), 1));
-    } else if (f == "--seed") {
-      a.seed = static_cast<uint64_t>(to_int(f, value(i), 0));
-    } else if (f == "--no-shuffle") {
-      a.shuffle = false;
-    } else if (f == "--decoder") {
-      a.decoder = value(i);
-    } else if (f == "--tag") {
-      a.tag = value(i);
-    } else {
-      throw std::invalid_argument("unknown option '" + f + "' (see --help)");
-    }
+  CLI::App app{
+      "Reader throughput benchmark (docs/benchmarks.md). The torch intra-op pool is set to 1 "
+      "thread: the loader's workers are the parallelism.",
+      "benchmark_reader"};
+  app.add_option("--list", a.list, "list of '<video> <label>' lines")->required();
+  app.add_option("--preset", a.preset,
+                 "tsn (3x1), tsm (8x1, multi-scale crop), stnet (7x5), nonlocal (8 frames "
+                 "stride 8, emulated: the Non-local reader is not written); all in the TRAIN "
+                 "phase, 224 px crops")
+      ->check(CLI::IsMember({"tsn", "tsm", "stnet", "nonlocal"}))
+      ->capture_default_str();
+  app.add_option("--threads", a.threads, "loader worker threads (0 = load in the main thread)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--batch-size", a.batch_size, "clips per batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--clips", a.clips, "stop once C clips were delivered, epochs repeat as needed")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--epochs", a.epochs, "run E full epochs (with --clips: at most E; default 1)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--prefetch", a.prefetch, "batches loaded ahead of the consumer")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seed", a.seed, "loader seed")->capture_default_str();
+  bool no_shuffle = false;
+  app.add_flag("--no-shuffle", no_shuffle, "keep the list order");
+  app.add_option("--decoder", a.decoder, "ffmpeg or opencv (default: the reader's, ffmpeg)");
+  app.add_option("--tag", a.tag, "label echoed in the RESULT line");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    *code = app.exit(e);
+    if (*code != 0) *code = 2;
+    return std::nullopt;
   }
-  if (a.list.empty()) throw std::invalid_argument("--list is required (see --help)");
-  if (a.preset != "tsn" && a.preset != "tsm" && a.preset != "stnet" && a.preset != "nonlocal") {
-    throw std::invalid_argument("unknown --preset '" + a.preset +
-                                "' (expected tsn, tsm, stnet or nonlocal)");
-  }
+  a.shuffle = !no_shuffle;
   return a;
 }
 
@@ -481,8 +448,11 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  int code = 0;
+  const std::optional<Args> args = parse_args(argc, argv, &code);
+  if (!args) return code;
   try {
-    return run(parse_args(argc, argv));
+    return run(*args);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;
