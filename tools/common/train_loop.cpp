@@ -83,6 +83,12 @@ int run_train(const CliOptions& opts, const Registry& registry) {
   const Task& task = entry.task;
 
   auto model = entry.make_model(cfg, Mode::kTrain);
+  int64_t n_params = 0, n_trainable = 0;
+  for (const auto& p : model->parameters()) {
+    n_params += p.numel();
+    if (p.requires_grad()) n_trainable += p.numel();
+  }
+  log_info(fmt::format("{}: {} parameters ({} trainable)", entry.id, n_params, n_trainable));
   Checkpoint resume;
   if (!opts.resume.empty()) {
     resume = load_checkpoint(opts.resume);
