@@ -12,6 +12,9 @@ namespace vc::app {
 
 namespace {
 // Invalid UTF-8 in ids (Linux paths are bytes) is replaced rather than thrown on.
+// A float score with 6 significant digits (what a float holds reliably), printed shortest.
+double six_digits(float v) { return std::stod(fmt::format("{:.6g}", v)); }
+
 template <class Json>
 std::string dump(const Json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -37,7 +40,7 @@ void write_results_jsonl(const std::string& path, const std::vector<EvalRow>& ro
       nlohmann::ordered_json c;
       c["class"] = r.classes[k];
       c["name"] = class_name(names, r.classes[k]);
-      c["score"] = r.scores[k];
+      c["score"] = six_digits(r.scores[k]);
       top.push_back(std::move(c));
     }
     j["topk"] = std::move(top);
