@@ -3,7 +3,9 @@
 #include "tools/common/weights/state_dict.h"
 
 #include <gtest/gtest.h>
+
 #include <torch/torch.h>
+#include "tests/support/temp_dir.h"
 
 #include <fstream>
 #include <map>
@@ -75,14 +77,7 @@ class PythonFiles : public ::testing::Test {
 std::string PythonFiles::dir_;
 bool PythonFiles::ok_ = false;
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
+using vc::testing::message_of;
 
 TEST_F(PythonFiles, ReadsTorchvisionOrderedDict) {
   const StateDict sd = read_state_dict(file("resnet18.pt"));

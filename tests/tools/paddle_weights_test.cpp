@@ -27,14 +27,7 @@ namespace {
 
 std::string fixture(const std::string& name) { return vc::testing::paddle_fixtures() + "/" + name; }
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
+using vc::testing::message_of;
 
 std::map<std::string, torch::Tensor> as_map(const StateDict& sd) {
   return std::map<std::string, torch::Tensor>(sd.begin(), sd.end());

@@ -22,14 +22,7 @@ using pickle::PickleError;
 using pickle::Value;
 using pickle::ValuePtr;
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
+using vc::testing::message_of;
 
 ValuePtr unpickle_string(const std::string& s) { return pickle::unpickle(s.data(), s.size()); }
 

@@ -35,9 +35,12 @@ void evaluate(models::VideoModelImpl& model, data::Loader& loader, const torch::
       }
     }
     if (rows) {
-      const torch::Tensor scores = task.scores(logits);                 // [N, C]
-      const torch::Tensor top = metrics::ranked_classes(scores, topk);  // [N, k]
-      const torch::Tensor top_scores = scores.gather(1, top);           // [N, k]
+      const torch::Tensor scores = task.scores(logits);                     // [N, C]
+      const torch::Tensor top = metrics::ranked_classes(scores, topk);      // [N, k]
+      const torch::Tensor top_scores = scores.gather(1, top).contiguous();  // [N, k]
+      const auto top_a = top.accessor<int64_t, 2>();
+      const auto score_a = top_scores.accessor<float, 2>();
+      const torch::Tensor target = batch->target.contiguous();
       for (int64_t i = 0; i < batch->size(); ++i) {
         const auto u = static_cast<std::size_t>(i);
         EvalRow r;
@@ -47,15 +50,16 @@ void evaluate(models::VideoModelImpl& model, data::Loader& loader, const torch::
         r.labelled = batch->labelled[u];
         if (r.labelled) {
           if (batch->target_kind == data::TargetKind::kClass) {
-            r.labels.push_back(batch->target[i].item<int64_t>());
+            r.labels.push_back(target.accessor<int64_t, 1>()[i]);
           } else {
-            const torch::Tensor pos = batch->target[i].nonzero().flatten();  // [P]
-            for (int64_t j = 0; j < pos.size(0); ++j) r.labels.push_back(pos[j].item<int64_t>());
+            const auto t = target.accessor<float, 2>()[i];
+            for (int64_t c = 0; c < t.size(0); ++c)
+              if (t[c] > 0.5f) r.labels.push_back(c);
           }
         }
         for (int64_t j = 0; j < top.size(1); ++j) {
-          r.classes.push_back(top[i][j].item<int64_t>());
-          r.scores.push_back(top_scores[i][j].item<float>());
+          r.classes.push_back(top_a[i][j]);
+          r.scores.push_back(score_a[i][j]);
         }
         rows->push_back(std::move(r));
       }
