@@ -82,6 +82,7 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
 
   Batch b;
   b.target_kind = first.target.kind;
+  b.views = first.views;
   const auto n = static_cast<int64_t>(samples.size());
   // Sequence lengths (kPad): the first dim of the padded inputs, equal within a sample.
   std::vector<int64_t> lengths;
@@ -89,6 +90,14 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
     if (s.inputs.size() != first.inputs.size()) {
       throw DataError("collate: sample " + where(s) + " has " + std::to_string(s.inputs.size()) +
                       " inputs, the batch has " + std::to_string(first.inputs.size()));
+    }
+    if (s.views != first.views || s.views < 1) {
+      throw DataError("collate: sample " + where(s) + " has " + std::to_string(s.views) +
+                      " views, the batch has " + std::to_string(first.views));
+    }
+    if (pad && s.views != 1) {
+      throw DataError("collate: sample " + where(s) + " has " + std::to_string(s.views) +
+                      " views; padded (sequence) batches take single-view samples only");
     }
     if (s.target.kind != first.target.kind || (s.target.kind == TargetKind::kMultiHot &&
                                                s.target.num_classes != first.target.num_classes)) {
@@ -129,7 +138,16 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
                           c10::str(t.sizes()) + ", the batch has " + c10::str(t0.sizes()));
         }
       }
-      b.inputs[name] = stack_pooled(parts);  // [N, ...]
+      torch::Tensor stacked = stack_pooled(parts);  // [N, ...] or [N, V, ...]
+      if (first.views > 1) {
+        if (t0.dim() < 1 || t0.size(0) != first.views) {
+          throw DataError("collate: sample " + where(first) + ": input '" + name + "' has shape " +
+                          c10::str(t0.sizes()) + ", expected a leading view dim of " +
+                          std::to_string(first.views));
+        }
+        stacked = stacked.flatten(0, 1);  // [N*V, ...] (a view of the contiguous stack)
+      }
+      b.inputs[name] = stacked;
       continue;
     }
     const int64_t t_max = *std::max_element(lengths.begin(), lengths.end());

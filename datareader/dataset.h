@@ -60,6 +60,10 @@ struct Sample {
   std::string source;       ///< list file (or record file) the sample came from
   std::size_t line_no = 0;  ///< 1-based line (record) in `source`
   std::size_t index = 0;    ///< dataset index
+  /// Views of this one video for multi-view testing (temporal clips x spatial crops, decoded
+  /// once). With views V > 1 every input has a leading view dim [V, ...], view v = clip
+  /// v / num_crops, crop v % num_crops. 1 = a single view, inputs without that dim.
+  int64_t views = 1;
 };
 
 /// How samples become a batch.
@@ -82,7 +86,11 @@ struct CollatePolicy {
 
 struct Batch {
   /// Named inputs [N, ...]; with CollatePolicy::kPad also "mask" [N, T_max] and "lengths" [N].
+  /// With views > 1: [N*V, ...], sample-major (rows i*V .. i*V+V-1 are the views of sample i),
+  /// so a network sees every view as a batch entry; targets and ids stay per sample.
   std::map<std::string, torch::Tensor> inputs;
+  /// Views per sample (Sample::views, equal for all samples of a batch).
+  int64_t views = 1;
   TargetKind target_kind = TargetKind::kClass;
   /// int64 [N] class indices (-1 = none) or float32 [N, C] multi-hot.
   torch::Tensor target;
@@ -99,8 +107,9 @@ struct Batch {
 };
 
 /// Builds a batch from samples (consumed). Stacked inputs land in recycled memory
-/// (buffer_pool.h). Throws DataError naming the sample (id, list line) whose input is missing or
-/// whose shape does not fit the batch, or whose target kind / width differs.
+/// (buffer_pool.h); multi-view samples [V, ...] become [N*V, ...]. Throws DataError naming the
+/// sample (id, list line) whose input is missing or whose shape does not fit the batch, whose
+/// target kind / width or view count differs, or that has views with CollatePolicy::kPad.
 Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy);
 
 class Dataset {
