@@ -389,6 +389,7 @@ const KeyTable& common_keys() {
           key("batch_size", S::kShared, int64_t{16}, 1, 1e6, {}, "samples per batch"),
           key("filelist", S::kShared, std::string(""), -kInf, kInf, {}, "list file of the mode's samples; relative paths inside are relative to the list's folder"),
           key("num_reader_threads", S::kShared, int64_t{12}, 1, 256, {}, "loader threads"),
+          key("view_scores", S::kShared, std::string("mean"), -kInf, kInf, {"mean", "sum"}, "multi-view test/infer (a reader's num_clips x num_crops): how the views' scores (softmax for single-label networks) combine per video: `mean`, or `sum` as the original Non-local (same ranking)"),
           key("buf_size", S::kShared, int64_t{4}, 1, 4096, {}, "batches the loader may prefetch (the original counted samples; values above 64 are clamped to 64)"),
           key("epoch", S::kTrain, int64_t{45}, 0, 1e6, {}, "training epochs (used when --epoch is not given)"),
           key("optimizer", S::kTrain, std::string("momentum"), -kInf, kInf, {"momentum", "adam", "rmsprop"}, "update rule, each exactly as Fluid's (spec §1.7): `momentum` (v = m*v + g; p -= lr*v, or Nesterov), `adam`, `rmsprop`"),
