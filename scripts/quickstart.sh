@@ -1,24 +1,63 @@
 #!/usr/bin/env bash
-# The main job on demo data: setup + build, write the synthetic demo dataset, train TSN
-# (ResNet-18, configs/demo/tsn_demo.yaml) on CPU, evaluate it on the test split, then run
+# The main job on demo data: setup + build, write a synthetic demo dataset, train a network on CPU
+# with its tiny demo config (configs/demo/<id>_demo.yaml), evaluate it on the test split, then run
 # inference on the real clips of ../shared/data/videos (or on demo clips when they are absent).
+#
+#   scripts/quickstart.sh [--model TSN|TSM|STNET|NONLOCAL] [--data shapes|motion] [train flags...]
+#
+# --data shapes (default): 6 classes told apart by shape and colour (any single frame shows it).
+# --data motion: 4 classes told apart only by the direction of motion (up, down, grow, shrink; the
+#   same kind of frames in different orders): TSN, which averages frames, cannot separate up from
+#   down or grow from shrink; TSM, StNet and Non-local can. Any other argument goes to `train`.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${BUILD_DIR:-$root/build}"
 bin="$build_dir/bin"
+model=TSN
+data=shapes
+train_args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --model) model="${2:?--model needs an id}"; shift 2 ;;
+    --model=*) model="${1#--model=}"; shift ;;
+    --data) data="${2:?--data needs shapes or motion}"; shift 2 ;;
+    --data=*) data="${1#--data=}"; shift ;;
+    *) train_args+=("$1"); shift ;;
+  esac
+done
+id="$(echo "$model" | tr '[:upper:]' '[:lower:]')"
+config="configs/demo/${id}_demo.yaml"
 cd "$root"
+if [[ ! -f "$config" ]]; then
+  echo "error: no demo config $config for --model $model (have: $(ls configs/demo | sed 's/_demo.yaml//' | tr '\n' ' '))" >&2
+  exit 2
+fi
+case "$data" in
+  shapes) data_dir=demo_data; kind_args=(--clips-per-class 20) ;;
+  motion) data_dir=demo_motion; kind_args=(--kind motion --clips-per-class 30) ;;
+  *) echo "error: --data must be shapes or motion, got '$data'" >&2; exit 2 ;;
+esac
 "$root/scripts/setup.sh"
 
+# The demo configs read demo_data/; point every mode at the chosen dataset.
+sets=()
+if [[ "$data_dir" != demo_data ]]; then
+  sets=(--set "MODEL.num_classes=4" --set "MODEL.label_map=$data_dir/label_map.txt"
+        --set "TRAIN.filelist=$data_dir/train.list" --set "VALID.filelist=$data_dir/val.list"
+        --set "TEST.filelist=$data_dir/test.list" --set "INFER.filelist=$data_dir/infer.list")
+fi
+run_name="demo_${id}_${data}"
+
 t0=$(date +%s)
-echo "== 1/4 demo data =="
-"$bin/make_demo_data" --out demo_data --clips-per-class 20
-echo "== 2/4 train TSN (configs/demo/tsn_demo.yaml) =="
-rm -rf checkpoints/demo_tsn
-"$bin/train" --model-name=TSN --config=configs/demo/tsn_demo.yaml --save-dir=checkpoints/demo_tsn \
-  --log-interval=5 --seed=0 "$@"
-echo "== 3/4 test on demo_data/test.list =="
-"$bin/test" --model-name=TSN --config=configs/demo/tsn_demo.yaml \
-  --weights=checkpoints/demo_tsn/latest.pt --save-dir=output/demo_tsn_test
+echo "== 1/4 demo data ($data -> $data_dir) =="
+"$bin/make_demo_data" --out "$data_dir" "${kind_args[@]}"
+echo "== 2/4 train $model ($config) =="
+rm -rf "checkpoints/$run_name"
+"$bin/train" --model-name="$model" --config="$config" "${sets[@]}" --save-dir="checkpoints/$run_name" \
+  --log-interval=5 --seed=0 "${train_args[@]}"
+echo "== 3/4 test on $data_dir/test.list =="
+"$bin/test" --model-name="$model" --config="$config" "${sets[@]}" \
+  --weights="checkpoints/$run_name/latest.pt" --save-dir="output/${run_name}_test"
 echo "== 4/4 infer =="
 shared_videos="$root/../shared/data/videos"
 if [[ -d "$shared_videos" ]]; then
@@ -31,11 +70,12 @@ if [[ -d "$shared_videos" ]]; then
   for d in "$shared_videos"/rawframes_*; do  # folders of img_00001.jpg frames work too
     [[ -d "$d" ]] && echo "$d" >> "$list"
   done
-  echo "(real clips from $shared_videos; the demo model only knows the 6 synthetic classes)"
+  echo "(real clips from $shared_videos; the demo model only knows the synthetic classes)"
 else
-  list=demo_data/infer.list
+  list="$data_dir/infer.list"
   echo "(no $shared_videos: inferring on demo clips)"
 fi
-"$bin/infer" --model-name=TSN --config=configs/demo/tsn_demo.yaml \
-  --weights=checkpoints/demo_tsn/latest.pt --filelist="$list" --infer-topk=3 --save-dir=output/demo_tsn_infer
-echo "quickstart: demo part took $(( $(date +%s) - t0 ))s; results in output/demo_tsn_test and output/demo_tsn_infer"
+"$bin/infer" --model-name="$model" --config="$config" "${sets[@]}" \
+  --weights="checkpoints/$run_name/latest.pt" --filelist="$list" --infer-topk=3 \
+  --save-dir="output/${run_name}_infer"
+echo "quickstart: demo part took $(( $(date +%s) - t0 ))s; results in output/${run_name}_test and output/${run_name}_infer"

@@ -7,11 +7,18 @@
 //   train.list / val.list / test.list  "videos/<class>/<file> <label>" (relative to DIR)
 //   infer.list                         same clips as test.list, without labels
 //
-// Each class is a distinct shape + colour combination that bounces around the
-// frame along a random trajectory. Per clip the size, start position, velocity,
-// rotation, background shade/tint/gradient/noise and the shape colour are
-// jittered. Every class cue is invariant to horizontal flips and visible in any
-// single frame, so a few frames sampled anywhere in the clip suffice.
+// --kind shapes (default): each class is a distinct shape + colour combination that bounces
+// around the frame along a random trajectory. Per clip the size, start position, velocity,
+// rotation, background shade/tint/gradient/noise and the shape colour are jittered. Every class
+// cue is invariant to horizontal flips and visible in any single frame, so a few frames sampled
+// anywhere in the clip suffice.
+//
+// --kind motion: four classes that differ ONLY in the order of the frames: a random scene of
+// shapes moving up, the same kind of scene moving down (the frames of an "up" clip played
+// backwards), zooming in (grow) and zooming out (shrink, a "grow" clip played backwards). No
+// single frame tells the class, and a horizontal flip keeps it, so a network that averages
+// per-frame features (TSN) is at chance within each pair while one that sees temporal order
+// (TSM, StNet, Non-local) can learn it.
 //
 // Output is deterministic for a given seed (up to the video encoder). Only
 // OpenCV is used (no LibTorch).
@@ -58,6 +65,7 @@ struct Options {
   int height = 120;
   double fps = 24.0;
   std::uint64_t seed = 0;
+  std::string kind = "shapes";  // "shapes" or "motion"
 };
 
 // Parses argv with CLI11. Returns nullopt and sets *code when the program should exit (--help: 0,
@@ -95,6 +103,12 @@ std::optional<Options> parse_args(int argc, char** argv, int* code) {
       ->check(CLI::Range(1e-9, 240.0))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "random seed")->capture_default_str();
+  app.add_option("--kind", o.kind,
+                 "shapes: 6 classes of shape + colour (visible in any frame); motion: 4 classes "
+                 "that differ only in the direction of motion (up, down, grow, shrink: the same "
+                 "kind of frames in different orders)")
+      ->check(CLI::IsMember({"shapes", "motion"}))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -338,6 +352,86 @@ void render_clip(const ClassSpec& spec, const ClipParams& p, const Options& o,
 }
 
 // ---------------------------------------------------------------------------
+// --kind motion: the classes differ only by the direction of motion
+// ---------------------------------------------------------------------------
+
+const std::array<const char*, 4> kMotionClasses = {"up", "down", "grow", "shrink"};
+
+// A random still scene larger than the frame: background gradient and 6-10 shapes of random kind,
+// colour, size and angle.
+cv::Mat motion_canvas(int width, int height, Rng& rng) {
+  cv::Mat canvas(height, width, CV_8UC3);
+  const double shade = rng.uniform(25.0, 110.0), grad = rng.uniform(-40.0, 40.0);
+  cv::Scalar top, bottom;
+  for (int c = 0; c < 3; ++c) {
+    const double tint = rng.uniform(-12.0, 12.0);
+    top[c] = std::clamp(shade + tint - grad / 2, 0.0, 255.0);
+    bottom[c] = std::clamp(shade + tint + grad / 2, 0.0, 255.0);
+  }
+  for (int y = 0; y < height; ++y) {
+    const double t = height > 1 ? static_cast<double>(y) / (height - 1) : 0.0;
+    canvas.row(y).setTo(top * (1.0 - t) + bottom * t);
+  }
+  const double m = std::min(width, height);
+  const int shapes = rng.randint(6, 10);
+  for (int i = 0; i < shapes; ++i) {
+    const ClassSpec& spec = kClasses[static_cast<std::size_t>(rng.randint(0, 5))];
+    cv::Scalar col;
+    for (int c = 0; c < 3; ++c) col[c] = rng.uniform(60.0, 255.0);
+    draw_shape(canvas, spec.shape, rng.uniform(0.0, width), rng.uniform(0.0, height),
+               m * rng.uniform(0.06, 0.16), rng.uniform(0.0, 2.0 * kPi), col);
+  }
+  return canvas;
+}
+
+// Frames of motion class `cls` (0 up, 1 down, 2 grow, 3 shrink). "down" and "shrink" are "up" and
+// "grow" clips played backwards; the per-frame noise is drawn afterwards so that it does not move.
+void render_motion_clip(int cls, const Options& o, Rng& rng, std::vector<cv::Mat>& frames) {
+  frames.clear();
+  const int n = o.frames;
+  const bool vertical = cls < 2;
+  // Translation: the window slides down a taller canvas, so the content moves up.
+  const double speed = std::min(o.width, o.height) * rng.uniform(0.015, 0.03);  // px per frame
+  const int travel = static_cast<int>(std::ceil(speed * std::max(0, n - 1)));
+  const cv::Mat canvas = vertical ? motion_canvas(o.width, o.height + travel + 1, rng)
+                                  : motion_canvas(o.width, o.height, rng);
+  // Zoom: the window shrinks from the whole frame to 1/zoom of it about a random centre.
+  const double zoom = rng.uniform(1.5, 2.2);
+  const double cx = o.width * rng.uniform(0.4, 0.6), cy = o.height * rng.uniform(0.4, 0.6);
+  const bool flip = rng.uniform() < 0.5;
+  for (int f = 0; f < n; ++f) {
+    const double t = n > 1 ? static_cast<double>(f) / (n - 1) : 0.0;
+    cv::Mat frame;
+    if (vertical) {
+      // Sub-pixel vertical offset through an affine warp (bilinear).
+      const double y0 = speed * f;
+      cv::Mat m = (cv::Mat_<double>(2, 3) << 1, 0, 0, 0, 1, -y0);
+      cv::warpAffine(canvas, frame, m, cv::Size(o.width, o.height), cv::INTER_LINEAR,
+                     cv::BORDER_REFLECT);
+    } else {
+      const double s = std::pow(zoom, t);  // magnification
+      cv::Mat m = (cv::Mat_<double>(2, 3) << s, 0, cx - s * cx, 0, s, cy - s * cy);
+      cv::warpAffine(canvas, frame, m, cv::Size(o.width, o.height), cv::INTER_LINEAR,
+                     cv::BORDER_REFLECT);
+    }
+    if (flip) cv::flip(frame, frame, 1);
+    frames.push_back(frame);
+  }
+  if (cls == 1 || cls == 3) std::reverse(frames.begin(), frames.end());
+  const double sigma = rng.uniform(0.0, 8.0);
+  if (sigma > 0.5) {
+    cv::RNG cvrng(rng.next());
+    cv::Mat noise(o.height, o.width, CV_16SC3), f16;
+    for (cv::Mat& frame : frames) {
+      cvrng.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(0), cv::Scalar::all(sigma));
+      frame.convertTo(f16, CV_16SC3);
+      f16 += noise;
+      f16.convertTo(frame, CV_8UC3);  // saturating
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Video I/O
 // ---------------------------------------------------------------------------
 
@@ -427,7 +521,11 @@ int run(const Options& o) {
 
   // Pick the first container that can be written and read back, probing with
   // the first real clip.
-  const int num_classes = static_cast<int>(kClasses.size());
+  const bool motion = o.kind == "motion";
+  const int num_classes = static_cast<int>(motion ? kMotionClasses.size() : kClasses.size());
+  auto class_name = [&](int c) {
+    return motion ? kMotionClasses[static_cast<std::size_t>(c)] : kClasses[c].name;
+  };
   std::vector<cv::Mat> frames;
   int container = -1;
 
@@ -438,21 +536,26 @@ int run(const Options& o) {
   std::vector<Entry> train, val, test;
 
   for (int c = 0; c < num_classes; ++c) {
-    const ClassSpec& spec = kClasses[c];
-    const fs::path cls_dir = root / "videos" / spec.name;
+    const char* name = class_name(c);
+    const fs::path cls_dir = root / "videos" / name;
     fs::create_directories(cls_dir, ec);
     if (ec) throw std::runtime_error("cannot create " + cls_dir.string() + ": " + ec.message());
 
     std::vector<std::string> rels;
     for (int k = 0; k < o.clips_per_class; ++k) {
       Rng rng(mix(o.seed, static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(k)));
-      const ClipParams p = sample_clip(spec, o, rng);
-      render_clip(spec, p, o, rng.next(), frames);
+      if (motion) {
+        render_motion_clip(c, o, rng, frames);
+      } else {
+        const ClassSpec& spec = kClasses[c];
+        const ClipParams p = sample_clip(spec, o, rng);
+        render_clip(spec, p, o, rng.next(), frames);
+      }
 
       if (container < 0) {
         std::string last_why;
         for (int i = 0; i < static_cast<int>(kContainers.size()); ++i) {
-          const fs::path path = cls_dir / clip_name(spec.name, k, kContainers[i].ext);
+          const fs::path path = cls_dir / clip_name(name, k, kContainers[i].ext);
           std::string why;
           if (!write_video(path, kContainers[i], frames, o)) {
             why = "cv::VideoWriter could not open the file";
@@ -469,15 +572,15 @@ int run(const Options& o) {
         }
         if (container < 0)
           throw std::runtime_error("no usable video writer (tried mp4v, avc1, MJPG): " + last_why);
-        rels.push_back("videos/" + std::string(spec.name) + "/" +
-                       clip_name(spec.name, k, kContainers[container].ext));
+        rels.push_back("videos/" + std::string(name) + "/" +
+                       clip_name(name, k, kContainers[container].ext));
         continue;
       }
 
-      const std::string file = clip_name(spec.name, k, kContainers[container].ext);
+      const std::string file = clip_name(name, k, kContainers[container].ext);
       if (!write_video(cls_dir / file, kContainers[container], frames, o))
         throw std::runtime_error("cv::VideoWriter could not open " + (cls_dir / file).string());
-      rels.push_back("videos/" + std::string(spec.name) + "/" + file);
+      rels.push_back("videos/" + std::string(name) + "/" + file);
     }
 
     // Deterministic per-class split: shuffle with the seed, then 60/20/20.
@@ -511,7 +614,7 @@ int run(const Options& o) {
   }
 
   std::string label_map;
-  for (const auto& spec : kClasses) label_map += std::string(spec.name) + "\n";
+  for (int c = 0; c < num_classes; ++c) label_map += std::string(class_name(c)) + "\n";
   write_text(root / "label_map.txt", label_map);
   auto to_text = [](const std::vector<Entry>& v, bool labels) {
     std::string s;
