@@ -237,7 +237,8 @@ std::string KineticsDataset::describe() const {
   return "Kinetics video list " + list_path_ + ": " + std::to_string(entries_.size()) +
          " videos (" + to_string(opts_.phase) + ", seg_num " + std::to_string(opts_.seg_num) +
          " x seglen " + std::to_string(opts_.seglen) + ", " + std::to_string(opts_.target_size) +
-         " px, " + view_info().describe() + ", decoder " + opts_.decoder + ")";
+         " px, " + (opts_.views() > 1 ? view_info().describe() + ", " : std::string()) +
+         "decoder " + opts_.decoder + ")";
 }
 
 ViewInfo KineticsDataset::view_info() const {
