@@ -39,6 +39,12 @@ Target Target::multi(std::vector<int64_t> classes, int64_t num_classes, bool lab
   return t;
 }
 
+std::string ViewInfo::describe() const {
+  if (views == 1 && layout.empty()) return "1 view";
+  return std::to_string(views) + (views == 1 ? " view" : " views") +
+         (layout.empty() ? "" : " " + layout);
+}
+
 const torch::Tensor& Batch::input(const std::string& name) const {
   auto it = inputs.find(name);
   if (it == inputs.end()) {

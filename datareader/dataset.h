@@ -66,6 +66,14 @@ struct Sample {
   int64_t views = 1;
 };
 
+/// The views of a dataset's samples (Sample::views), for logs and results.
+struct ViewInfo {
+  int64_t views = 1;   ///< views per sample
+  std::string layout;  ///< how they are made, e.g. "10x3 (clips x crops)"; "" for one view
+  /// "1 view" or "<views> views <layout>".
+  std::string describe() const;
+};
+
 /// How samples become a batch.
 struct CollatePolicy {
   enum class Kind {
@@ -124,6 +132,8 @@ class Dataset {
   virtual SampleRef ref(std::size_t index) const = 0;
   /// Messages "<list>:<line>: <why>" of the list lines skipped while the dataset was built.
   virtual const std::vector<std::string>& skipped_lines() const = 0;
+  /// The views every sample carries (multi-view testing); one view unless overridden.
+  virtual ViewInfo view_info() const { return {}; }
   /// How this dataset's samples are batched.
   virtual CollatePolicy collate_policy() const { return CollatePolicy::stack(); }
   /// One line for logs, e.g. "Kinetics video list data/train.list: 120 videos".

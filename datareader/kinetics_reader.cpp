@@ -1,5 +1,6 @@
 #include "datareader/kinetics_reader.h"
 
+#include <functional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -39,9 +40,44 @@ torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsR
   return clip;  // [seg_num, 3*seglen, target, target]
 }
 
-std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::string& path,
-                                      int64_t seg_num, int64_t seglen, bool train, Rng& rng,
-                                      int64_t* out_num_frames, const ClipScale* scale) {
+torch::Tensor transform_views(const std::vector<std::vector<cv::Mat>>& clips,
+                              const KineticsReaderOptions& opts) {
+  if (opts.phase == Phase::kTrain) {
+    throw std::invalid_argument("transform_views: multi-view clips are for non-train phases");
+  }
+  if (clips.empty()) throw std::invalid_argument("transform_views: no clips");
+  const int64_t per_clip = opts.seg_num * opts.seglen;
+  const int64_t V = static_cast<int64_t>(clips.size()) * opts.num_crops;
+  const cv::Size target(static_cast<int>(opts.target_size), static_cast<int>(opts.target_size));
+  // [V, seg_num*seglen, 3, H, W] in memory == [V, seg_num, 3*seglen, H, W]
+  torch::Tensor views = pooled_empty(
+      {V, opts.seg_num, 3 * opts.seglen, target.height, target.width}, torch::kFloat32);
+  const int64_t view_floats = per_clip * 3 * target.height * target.width;
+  float* out = views.data_ptr<float>();
+  for (const std::vector<cv::Mat>& frames : clips) {
+    if (static_cast<int64_t>(frames.size()) != per_clip) {
+      throw std::invalid_argument("transform_views: got a clip of " +
+                                  std::to_string(frames.size()) +
+                                  " frames, expected seg_num*seglen = " + std::to_string(per_clip));
+    }
+    const std::vector<cv::Mat> imgs = group_scale(frames, opts.short_size, opts.scale_mode);
+    for (const cv::Rect& rect : view_crop_rects(imgs[0].size(), target, opts.num_crops)) {
+      normalize_to_chw(group_crop(imgs, rect), opts.image_mean, opts.image_std, out);
+      out += view_floats;
+    }
+  }
+  return views;  // [V, seg_num, 3*seglen, target, target]
+}
+
+namespace {
+
+// Opens `path` once and reads the frames `sample(L)` asks for (any order, repeats allowed) in
+// one decoder pass; returns them in that order. If the container's frame count lies (the stream
+// ends before a needed index), the number of frames actually decoded becomes L and `sample` is
+// called again for a second pass.
+std::vector<cv::Mat> decode_sampled(const VideoDecoder& decoder, const std::string& path,
+                                    const std::function<std::vector<int64_t>(int64_t)>& sample,
+                                    int64_t* out_num_frames, const ClipScale* scale) {
   std::unique_ptr<VideoSource> src = decoder.open(path);
   auto out_size = [&](const VideoSource& s) {
     const cv::Size native = s.frame_size();
@@ -50,9 +86,7 @@ std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::st
   };
   int64_t L = src->frame_count();
   if (L < 1) throw DecodeError(path, "no decodable frames");
-  const Rng entry_state = rng;
-  Rng local = rng;
-  std::vector<int64_t> idx = segment_indices(L, seg_num, seglen, train, local);
+  std::vector<int64_t> idx = sample(L);
   std::vector<int64_t> need = unique_sorted(idx);
   FrameReadResult r = src->read_scaled(need, out_size(*src));
   if (r.frames.size() < need.size()) {
@@ -62,8 +96,7 @@ std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::st
                         "container declares " + std::to_string(L) + " frames");
     }
     L = r.frames_decoded;
-    local = entry_state;
-    idx = segment_indices(L, seg_num, seglen, train, local);
+    idx = sample(L);
     need = unique_sorted(idx);
     src = decoder.open(path);
     r = src->read_scaled(need, out_size(*src));
@@ -77,10 +110,52 @@ std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::st
   for (std::size_t k = 0; k < need.size(); ++k) pos[need[k]] = k;
   std::vector<cv::Mat> frames;
   frames.reserve(idx.size());
-  for (int64_t i : idx) frames.push_back(r.frames[pos.at(i)]);  // shared pixels, segment-major
-  rng = local;
+  for (int64_t i : idx) frames.push_back(r.frames[pos.at(i)]);  // shared pixels, in idx order
   if (out_num_frames) *out_num_frames = L;
   return frames;
+}
+
+}  // namespace
+
+std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::string& path,
+                                      int64_t seg_num, int64_t seglen, bool train, Rng& rng,
+                                      int64_t* out_num_frames, const ClipScale* scale) {
+  const Rng entry_state = rng;
+  Rng local = rng;
+  auto sample = [&](int64_t L) {
+    local = entry_state;  // a second pass replays the draws
+    return segment_indices(L, seg_num, seglen, train, local);
+  };
+  std::vector<cv::Mat> frames = decode_sampled(decoder, path, sample, out_num_frames, scale);
+  rng = local;
+  return frames;  // segment-major
+}
+
+std::vector<std::vector<cv::Mat>> load_view_clips(const VideoDecoder& decoder,
+                                                  const std::string& path, int64_t seg_num,
+                                                  int64_t seglen, int64_t num_clips,
+                                                  int64_t* out_num_frames, const ClipScale* scale) {
+  if (num_clips < 1) {
+    throw std::invalid_argument("load_view_clips: num_clips must be >= 1, got " +
+                                std::to_string(num_clips));
+  }
+  auto sample = [&](int64_t L) {
+    std::vector<int64_t> idx;  // clip-major, then segment-major
+    for (int64_t j = 0; j < num_clips; ++j) {
+      const std::vector<int64_t> c = clip_indices(L, seg_num, seglen, j, num_clips);
+      idx.insert(idx.end(), c.begin(), c.end());
+    }
+    return idx;
+  };
+  std::vector<cv::Mat> frames = decode_sampled(decoder, path, sample, out_num_frames, scale);
+  const auto per_clip = static_cast<std::size_t>(seg_num * seglen);
+  std::vector<std::vector<cv::Mat>> clips;
+  clips.reserve(static_cast<std::size_t>(num_clips));
+  for (std::size_t j = 0; j < static_cast<std::size_t>(num_clips); ++j) {
+    clips.emplace_back(frames.begin() + static_cast<std::ptrdiff_t>(j * per_clip),
+                       frames.begin() + static_cast<std::ptrdiff_t>((j + 1) * per_clip));
+  }
+  return clips;
 }
 
 namespace {
@@ -124,6 +199,16 @@ KineticsDataset::KineticsDataset(const std::string& list_path, KineticsReaderOpt
                       "] must be non-zero");
     }
   }
+  check_positive(list_path, "num_clips", opts_.num_clips);
+  if (opts_.num_crops != 1 && opts_.num_crops != 3) {
+    throw DataError("Kinetics reader for " + list_path + ": option num_crops must be 1 or 3, got " +
+                    std::to_string(opts_.num_crops));
+  }
+  if (opts_.phase == Phase::kTrain && opts_.views() > 1) {
+    throw DataError("Kinetics reader for " + list_path + ": num_clips x num_crops = " +
+                    std::to_string(opts_.num_clips) + "x" + std::to_string(opts_.num_crops) +
+                    " views; training reads one clip (views are for evaluation)");
+  }
   if (!decoder_) throw DataError("Kinetics reader for " + list_path + ": null decoder");
   ListParseResult parsed = parse_file_list(list_path, opts_.require_label, opts_.num_classes);
   entries_ = std::move(parsed.entries);
@@ -152,7 +237,13 @@ std::string KineticsDataset::describe() const {
   return "Kinetics video list " + list_path_ + ": " + std::to_string(entries_.size()) +
          " videos (" + to_string(opts_.phase) + ", seg_num " + std::to_string(opts_.seg_num) +
          " x seglen " + std::to_string(opts_.seglen) + ", " + std::to_string(opts_.target_size) +
-         " px, decoder " + opts_.decoder + ")";
+         " px, " + (opts_.views() > 1 ? view_info().describe() + ", " : std::string()) +
+         "decoder " + opts_.decoder + ")";
+}
+
+ViewInfo KineticsDataset::view_info() const {
+  return ViewInfo{opts_.views(), std::to_string(opts_.num_clips) + "x" +
+                                     std::to_string(opts_.num_crops) + " (clips x crops)"};
 }
 
 Sample KineticsDataset::get(std::size_t index, uint64_t seed) const {
@@ -167,10 +258,17 @@ Sample KineticsDataset::get(std::size_t index, uint64_t seed) const {
   try {
     Rng rng(seed);
     const ClipScale scale{opts_.short_size, opts_.scale_mode};
-    std::vector<cv::Mat> frames =
-        load_clip_frames(*decoder_, e.path, opts_.seg_num, opts_.seglen, train, rng, nullptr,
-                         opts_.decode_to_scale ? &scale : nullptr);
-    s.inputs["video"] = transform_clip(frames, opts_, rng);  // [T, 3*seglen, H, W]
+    const ClipScale* to_scale = opts_.decode_to_scale ? &scale : nullptr;
+    if (opts_.views() == 1) {
+      std::vector<cv::Mat> frames = load_clip_frames(*decoder_, e.path, opts_.seg_num, opts_.seglen,
+                                                     train, rng, nullptr, to_scale);
+      s.inputs["video"] = transform_clip(frames, opts_, rng);  // [T, 3*seglen, H, W]
+    } else {
+      const std::vector<std::vector<cv::Mat>> clips = load_view_clips(
+          *decoder_, e.path, opts_.seg_num, opts_.seglen, opts_.num_clips, nullptr, to_scale);
+      s.inputs["video"] = transform_views(clips, opts_);  // [V, T, 3*seglen, H, W]
+      s.views = opts_.views();
+    }
   } catch (const SampleError&) {
     throw;
   } catch (const DecodeError& ex) {

@@ -42,6 +42,14 @@ struct KineticsReaderOptions {
   // the reader's one resize (datareader/resize.h, PIL's bilinear) right after decoding, the same
   // pixels as group_scale after decoding; group_scale is then a no-op.
   bool decode_to_scale = true;
+  // Multi-view testing (non-train phases only; docs/reader.md "Views"): temporal clips per video
+  // (clip_indices: evenly spaced start offsets within the segments) and spatial crops per clip
+  // (view_crop_rects: 1 = centre, 3 = along the long side). With num_clips * num_crops = V > 1
+  // a sample holds all V views, decoded in one pass: "video" [V, seg_num, 3*seglen, H, W], view
+  // v = clip v / num_crops, crop v % num_crops. 1 x 1 is the single centre view.
+  int64_t num_clips = 1;
+  int64_t num_crops = 1;
+  int64_t views() const { return num_clips * num_crops; }
 };
 
 // Applies the clip transform of `opts.phase` to RGB frames in segment-major order
@@ -51,6 +59,16 @@ struct KineticsReaderOptions {
 // Randomness is drawn from `rng` in that order. Throws std::invalid_argument on bad sizes.
 torch::Tensor transform_clip(const std::vector<cv::Mat>& frames, const KineticsReaderOptions& opts,
                              Rng& rng);
+
+// Multi-view testing (non-train phases): the views of one video from its clips (one group of
+// seg_num*seglen frames per temporal clip, segment-major), float32
+// [V, seg_num, 3*seglen, H, W] with V = clips.size() * opts.num_crops and view v = clip
+// v / num_crops, crop v % num_crops: group_scale(short_size) -> the crops of view_crop_rects
+// (num_crops) of target_size -> normalise. Each view is exactly transform_clip's tensor for
+// that clip when the crop is the centre one. Throws std::invalid_argument on bad sizes or in
+// the train phase.
+torch::Tensor transform_views(const std::vector<std::vector<cv::Mat>>& clips,
+                              const KineticsReaderOptions& opts);
 
 // Optional output-size request of load_clip_frames: frames come back at
 // group_scale_size(native size, short_size, mode) when the source knows its native size.
@@ -69,6 +87,17 @@ std::vector<cv::Mat> load_clip_frames(const VideoDecoder& decoder, const std::st
                                       int64_t* out_num_frames = nullptr,
                                       const ClipScale* scale = nullptr);
 
+// Multi-view testing: the frames of `num_clips` temporal clips of `path` (clip_indices), one
+// group of seg_num*seglen frames per clip (segment-major, RGB). The union of all clips' frame
+// indices is read in ONE decoder pass (open + read_scaled once; a frame shared by clips is
+// decoded once and its pixels shared). A lying frame count is handled as in load_clip_frames
+// (the clips are resampled from the frames actually decoded, a second pass).
+std::vector<std::vector<cv::Mat>> load_view_clips(const VideoDecoder& decoder,
+                                                  const std::string& path, int64_t seg_num,
+                                                  int64_t seglen, int64_t num_clips,
+                                                  int64_t* out_num_frames = nullptr,
+                                                  const ClipScale* scale = nullptr);
+
 class KineticsDataset : public Dataset {
  public:
   // Parses the list (throws DataError when missing or when no line is usable) and validates the
@@ -80,8 +109,12 @@ class KineticsDataset : public Dataset {
 
   std::size_t size() const override { return entries_.size(); }
   // Sample `index` with randomness from `seed`: inputs {"video": float32 [seg_num, 3*seglen,
-  // target_size, target_size]}, a class target; throws SampleError (a DataError) on a bad file.
+  // target_size, target_size]}, or with opts.views() = V > 1 all views of the video
+  // [V, seg_num, 3*seglen, target_size, target_size] (Sample::views = V), a class target;
+  // throws SampleError (a DataError) on a bad file.
   Sample get(std::size_t index, uint64_t seed) const override;
+  // opts.views() and "<num_clips>x<num_crops> (clips x crops)".
+  ViewInfo view_info() const override;
   SampleRef ref(std::size_t index) const override;
   const std::vector<std::string>& skipped_lines() const override { return skipped_; }
   std::string describe() const override;

@@ -150,6 +150,24 @@ cv::Rect center_crop_rect(cv::Size image, cv::Size target) {
   return cv::Rect(x1, y1, target.width, target.height);
 }
 
+std::vector<cv::Rect> view_crop_rects(cv::Size image, cv::Size target, int64_t num_crops) {
+  const cv::Rect centre = center_crop_rect(image, target);  // checks the sizes
+  if (num_crops == 1) return {centre};
+  if (num_crops != 3) {
+    throw std::invalid_argument("view crops: num_crops must be 1 or 3, got " +
+                                std::to_string(num_crops));
+  }
+  cv::Rect first = centre, last = centre;
+  if (image.width > image.height) {  // landscape: left / centre / right
+    first.x = 0;
+    last.x = image.width - target.width;
+  } else {  // portrait or square: top / centre / bottom
+    first.y = 0;
+    last.y = image.height - target.height;
+  }
+  return {first, centre, last};
+}
+
 std::vector<cv::Mat> group_crop(const std::vector<cv::Mat>& frames, const cv::Rect& rect) {
   std::vector<cv::Mat> out;
   out.reserve(frames.size());

@@ -68,6 +68,17 @@ std::vector<cv::Mat> group_multi_scale_crop(const std::vector<cv::Mat>& frames, 
 cv::Rect random_crop_rect(cv::Size image, cv::Size target, Rng& rng);
 // Offsets round((W - tw)/2), round((H - th)/2) (half away from zero, as Python 2's round).
 cv::Rect center_crop_rect(cv::Size image, cv::Size target);
+// The spatial crops of multi-view testing, in view order:
+//   num_crops 1: { center_crop_rect }
+//   num_crops 3: along the long side (width when W > H, else height) the first, centre and last
+//                position: x (or y) = 0, round((W - tw)/2) (the centre crop's), W - tw; centred
+//                across the short side as center_crop_rect. That is left/centre/right for
+//                landscape frames, top/centre/bottom for portrait and square ones (mmaction2's
+//                ThreeCrop positions; its ThreeCrop floors the centre offset and places the last
+//                crop at 2*floor((W - tw)/2), here the centre crop is the single-view one and the
+//                last crop touches the far edge).
+// Throws std::invalid_argument for another num_crops or a target larger than the image.
+std::vector<cv::Rect> view_crop_rects(cv::Size image, cv::Size target, int64_t num_crops);
 // Crops every frame (cloned, contiguous). Throws std::invalid_argument if rect is outside a frame.
 std::vector<cv::Mat> group_crop(const std::vector<cv::Mat>& frames, const cv::Rect& rect);
 // One draw per clip: uniform() < 0.5.

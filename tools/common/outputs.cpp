@@ -44,6 +44,7 @@ void write_results_jsonl(const std::string& path, const std::vector<EvalRow>& ro
       top.push_back(std::move(c));
     }
     j["topk"] = std::move(top);
+    if (r.views > 1) j["views"] = r.views;
     out += dump(j) + "\n";
   }
   for (const auto& f : failures) {
@@ -55,13 +56,15 @@ void write_results_jsonl(const std::string& path, const std::vector<EvalRow>& ro
 }
 
 void write_metrics_json(const std::string& path, const std::string& model_id,
-                        const std::string& weights, const metrics::Meter& meter) {
+                        const std::string& weights, const metrics::Meter& meter,
+                        const std::string& views) {
   nlohmann::ordered_json j;
   j["model"] = model_id;
   j["weights"] = weights;
   j["samples"] = meter.count();
   for (const auto& [k, v] : meter.values()) j[k] = v;
   j["primary_metric"] = meter.primary();
+  if (!views.empty()) j["views"] = views;
   write_file_atomic(path, j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 

@@ -12,15 +12,17 @@
 namespace vc::app {
 
 /// One JSON object per line: {"id", "line", "label" (single-label; null when unlabelled) or
-/// "labels" (multi-label), "topk": [{"class", "name", "score"}]}; then one {"error": msg} per
-/// failure. Written atomically.
+/// "labels" (multi-label), "topk": [{"class", "name", "score"}], and "views": V when the scores
+/// combine V > 1 views of the video}; then one {"error": msg} per failure. Written atomically.
 void write_results_jsonl(const std::string& path, const std::vector<EvalRow>& rows,
                          bool multi_label, const std::vector<std::string>& class_names,
                          const std::vector<std::string>& failures = {});
 
-/// {"model", "weights", "samples", <each meter value>, "primary_metric"}.
+/// {"model", "weights", "samples", <each meter value>, "primary_metric"[, "views"]}; "views" is
+/// `views` (views_summary of evaluation.h) when not empty.
 void write_metrics_json(const std::string& path, const std::string& model_id,
-                        const std::string& weights, const metrics::Meter& meter);
+                        const std::string& weights, const metrics::Meter& meter,
+                        const std::string& views = "");
 
 /// A table: sample, list line, the top-3 classes with scores.
 std::string results_table(const std::vector<EvalRow>& rows,

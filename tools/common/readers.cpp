@@ -24,8 +24,8 @@ const KeyTable& kinetics_reader_keys() {
           {"target_size", S::kShared, int64_t{224}, 8, 4096, {}, "crop size (random crop in TRAIN, centre crop otherwise); <= short_size", {}},
           {"scale_mode", S::kShared, std::string("group_4_3"), -kInf, kInf, {"group_4_3", "short_side"}, "`group_4_3`: the original, resize to a fixed 4:3 frame (S x 4S/3); `short_side`: keep the aspect ratio", {}},
           {"multi_scale_crop", S::kShared, false, -kInf, kInf, {}, "TSM multi-scale crop before the random crop (TRAIN only; ignored elsewhere)", {}},
-          {"num_clips", S::kShared, int64_t{1}, 1, 1000, {}, "TEST/INFER only: temporal clips per video, evenly spaced over it (each clip is seg_num segments); all views of a video are decoded once and their scores combined per video (`view_scores`). TRAIN/VALID always read one clip", {}},
-          {"num_crops", S::kShared, int64_t{1}, 1, 3, {"1", "3"}, "TEST/INFER only: spatial crops per clip: 1 = centre, 3 = left/centre/right (or top/centre/bottom) along the long side", {}},
+          {"num_clips", S::kShared, int64_t{1}, 1, 1000, {}, "TEST/INFER only: temporal clips per video (each clip is seg_num segments); clip j takes the start offset round(j * (avg - seglen) / (num_clips - 1)) within every segment, from the first to the last possible one (1 = the centred offset). All views (num_clips x num_crops) of a video are decoded once and their scores combined per video (`view_scores`). TRAIN/VALID always read one clip", {}},
+          {"num_crops", S::kShared, int64_t{1}, 1, 3, {"1", "3"}, "TEST/INFER only: spatial crops per clip: 1 = centre, 3 = left/centre/right (landscape frames) or top/centre/bottom (portrait, square) along the long side, the middle one the centre crop", {}},
           {"decoder", S::kShared, std::string("ffmpeg"), -kInf, kInf, {"ffmpeg", "opencv"}, "video decoder: `ffmpeg` (FFmpeg libraries directly: seeks, skips unneeded frames, scales while converting) or `opencv` (cv::VideoCapture)", {}},
           {"decode_timeout_s", S::kShared, 30.0, 0.001, 86400, {}, "per-video decode time limit in seconds; a video that takes longer is skipped as \"decode timeout\"", {}},
       },
@@ -70,6 +70,10 @@ std::shared_ptr<const data::Dataset> make_kinetics_dataset(const Config& cfg, Mo
     o.image_std[c] = static_cast<float>(cfg.model.floats("image_std")[c]);
   }
   o.require_label = mode != Mode::kInfer;
+  if (mode == Mode::kTest || mode == Mode::kInfer) {  // multi-view testing (docs/reader.md)
+    o.num_clips = s.i("num_clips");
+    o.num_crops = s.i("num_crops");
+  }
   return std::make_shared<data::KineticsDataset>(list, o);
 }
 

@@ -45,13 +45,15 @@ int run_test(const CliOptions& opts, const Registry& registry) {
   data::Loader loader(ds, loader_options(ts, false, opts.seed));
   auto meter = entry.task.make_meter(cfg);
   std::vector<EvalRow> rows;
-  log_info(fmt::format("[TEST] {} on {}: {} samples, 1 view per sample", entry.id, ts.s("filelist"),
-                       ds->size()));
+  const ViewOptions view_opts = view_options(ts);
+  const std::string views = views_summary(ds->view_info(), entry.task, view_opts);
+  log_info(fmt::format("[TEST] {} on {}: {} samples, {}", entry.id, ts.s("filelist"), ds->size(),
+                       views));
   evaluate(*model, loader, device, entry.task, meter.get(), &rows, entry.task.result_topk,
-           opts.log_interval, "TEST");
+           opts.log_interval, "TEST", view_opts);
   log_skips(loader, "[TEST]");
-  log_info(fmt::format("[TEST] finished: {} ({} of {} samples evaluated)", meter->summary(),
-                       meter->count(), ds->size()));
+  log_info(fmt::format("[TEST] finished: {} ({} of {} samples evaluated, {})", meter->summary(),
+                       meter->count(), ds->size(), views));
 
   make_dir(opts.save_dir);
   const bool multi = entry.task.target == data::TargetKind::kMultiHot;
@@ -64,7 +66,7 @@ int run_test(const CliOptions& opts, const Registry& registry) {
     written += ", " + p;
   }
   const std::string metrics_path = (fs::path(opts.save_dir) / "test_metrics.json").string();
-  write_metrics_json(metrics_path, entry.id, opts.weights, *meter);
+  write_metrics_json(metrics_path, entry.id, opts.weights, *meter, views);
   log_info("wrote " + written + ", " + metrics_path);
   return 0;
 }
@@ -88,15 +90,19 @@ int run_infer(const CliOptions& opts, const Registry& registry) {
   };
   data::Loader loader(ds, lo);
   std::vector<EvalRow> rows;
+  const ViewOptions view_opts = view_options(is);
+  const std::string views = views_summary(ds->view_info(), entry.task, view_opts);
+  log_info(fmt::format("[INFER] {} on {}: {} samples, {}", entry.id, is.s("filelist"), ds->size(),
+                       views));
   evaluate(*model, loader, device, entry.task, nullptr, &rows, opts.infer_topk, opts.log_interval,
-           "INFER");
+           "INFER", view_opts);
 
   make_dir(opts.save_dir);
   const std::string out = (fs::path(opts.save_dir) / (entry.id + "_infer.jsonl")).string();
   write_results_jsonl(out, rows, entry.task.target == data::TargetKind::kMultiHot, names, failures);
   std::cout << results_table(rows, names);
-  log_info(fmt::format("[INFER] {} sample(s) predicted, {} failed; wrote {}", rows.size(),
-                       failures.size(), out));
+  log_info(fmt::format("[INFER] {} sample(s) predicted ({}), {} failed; wrote {}", rows.size(),
+                       views, failures.size(), out));
   return 0;
 }
 

@@ -1,5 +1,8 @@
 #include "tools/common/task.h"
 
+#include <cmath>
+#include <limits>
+
 #include "metrics/classification.h"
 
 namespace vc::app {
@@ -22,6 +25,10 @@ Task single_label_task() {
   t.loss = softmax_cross_entropy;
   t.score_name = "softmax";
   t.scores = [](const torch::Tensor& logits) { return torch::softmax(logits, /*dim=*/1); };
+  // softmax(log p) = p for p summing to 1 (a mean of softmaxes does).
+  t.logits_of_scores = [](const torch::Tensor& p) {
+    return torch::log(torch::clamp_min(p, std::numeric_limits<float>::min()));
+  };
   t.make_meter = [](const Config& cfg) -> std::unique_ptr<metrics::Meter> {
     return std::make_unique<metrics::ClassificationMeter>(cfg.model.i("num_classes"));
   };
@@ -36,6 +43,11 @@ Task multi_label_task(std::function<std::unique_ptr<metrics::Meter>(const Config
   t.loss = sigmoid_cross_entropy;
   t.score_name = "sigmoid";
   t.scores = [](const torch::Tensor& logits) { return torch::sigmoid(logits); };
+  t.logits_of_scores = [](const torch::Tensor& p) {
+    const torch::Tensor q =
+        torch::clamp(p, std::numeric_limits<float>::min(), std::nextafter(1.0f, 0.0f));
+    return torch::log(q) - torch::log1p(-q);  // sigmoid's inverse
+  };
   t.make_meter = std::move(make_meter);
   t.result_topk = 20;
   return t;

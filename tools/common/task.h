@@ -23,6 +23,12 @@ struct Task {
   std::string score_name;  ///< "softmax" / "sigmoid"
   /// logits [N, C] -> scores [N, C] (probabilities written to results).
   std::function<torch::Tensor(const torch::Tensor& logits)> scores;
+  /// The inverse of `scores` for multi-view evaluation: scores [N, C] (a video's views' scores
+  /// averaged) -> logits [N, C] whose `scores` are those scores (softmax: log p, clamped at
+  /// FLT_MIN; sigmoid: log(p / (1 - p)), p clamped inside (0, 1)). The loss and the meter then
+  /// read these logits, so they rank and score exactly the averaged probabilities. Empty: the
+  /// task cannot evaluate multi-view batches (evaluate() says so).
+  std::function<torch::Tensor(const torch::Tensor& scores)> logits_of_scores;
   /// A fresh meter for an epoch or an evaluation.
   std::function<std::unique_ptr<metrics::Meter>(const Config&)> make_meter;
   /// Classes listed per sample in test results (infer uses --infer-topk).

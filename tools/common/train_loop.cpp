@@ -244,7 +244,7 @@ int run_train(const CliOptions& opts, const Registry& registry) {
     if (valid_loader && (epoch + 1) % opts.valid_interval == 0) {
       auto vm = task.make_meter(cfg);
       evaluate(*model, *valid_loader, device, task, vm.get(), nullptr, 1, opts.log_interval,
-               "VALID");
+               "VALID", view_options(cfg.section(Mode::kValid)));
       log_skips(*valid_loader, "[VALID]");
       log_info(fmt::format("[VALID] epoch {}: {} ({} samples)", epoch, vm->summary(), vm->count()));
       const double v = vm->value(st.best_name);
