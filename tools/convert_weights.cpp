@@ -36,10 +36,12 @@ int run(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   const Registry& registry = default_registry();
-  const Config cfg = resolve_config(opts, registry);
+  Config cfg = resolve_config(opts, registry);
   const ModelEntry& entry = registry.find(cfg.model.s("name"));
+  const WeightsFile weights = read_weights(entry, opts.weights);
+  cfg = config_for_weights(opts, registry, weights, std::move(cfg));  // before the model
   auto model = entry.make_model(cfg, Mode::kTest);
-  load_weights(*model, entry, cfg, opts.weights);
+  load_weights(*model, entry, cfg, weights);
   Checkpoint c;
   c.model_name = entry.id;
   c.config_yaml = config_to_yaml(cfg);
@@ -47,6 +49,13 @@ int run(int argc, char** argv) {
   save_checkpoint(output, c);
   std::cout << "convert_weights: " << opts.weights << " -> " << output << " (" << c.model.size()
             << " tensors)\n";
+  if (weights.family && !weights.family->sets.empty()) {
+    // The checkpoint holds our names: test / infer no longer recognise the family from it.
+    std::cout << "convert_weights: these " << weights.family->name
+              << " weights need, with the converted checkpoint:";
+    for (const std::string& set : weights.family->sets) std::cout << " --set " << set;
+    std::cout << "\n";
+  }
   return 0;
 }
 

@@ -88,12 +88,17 @@ int run(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   const Registry& registry = default_registry();
-  const Config cfg = resolve_config(opts, registry);
+  Config cfg = resolve_config(opts, registry);
   const ModelEntry& entry = registry.find(cfg.model.s("name"));
   const Mode m = parse_mode(mode);
   const torch::Device device = setup_runtime(opts);
+  WeightsFile weights;
+  if (opts.weights != "none") {
+    weights = read_weights(entry, opts.weights);
+    cfg = config_for_weights(opts, registry, weights, std::move(cfg));  // before the model
+  }
   auto model = entry.make_model(cfg, m);
-  if (opts.weights != "none") load_weights(*model, entry, cfg, opts.weights);
+  if (opts.weights != "none") load_weights(*model, entry, cfg, weights);
   model->to(device);
   model->eval();
   torch::NoGradGuard no_grad;

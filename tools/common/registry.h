@@ -23,6 +23,23 @@ class Dataset;
 
 namespace vc::app {
 
+/// A family of foreign weights a network loads besides its own checkpoints and the original's
+/// Paddle weights (e.g. the official PyTorch TSM checkpoints): recognised by its key names,
+/// renamed by a name map, and implying config settings (a shift direction, a dropout
+/// convention) that the run loops apply BEFORE the model is built (tools/common/runtime.h:
+/// read_weights, config_for_weights).
+struct WeightFamily {
+  std::string name;  ///< for logs, e.g. "pytorch-tsm"
+  std::string what;  ///< one line: where such weights come from
+  /// True when a state dict with these keys (file order) belongs to this family.
+  std::function<bool(const std::vector<std::string>& keys)> detect;
+  /// Foreign names -> the network's (names no rule maps are an error).
+  std::function<NameMap(const Config&)> name_map;
+  /// Settings the weights imply, as --set takes them ("MODEL.shift_direction=torch"); applied
+  /// after the YAML and before the user's --set.
+  std::vector<std::string> sets;
+};
+
 struct ModelEntry {
   std::string id;       ///< canonical name as in MODEL.name and checkpoints ("TSN")
   std::string summary;  ///< one line for --help and README
@@ -47,6 +64,8 @@ struct ModelEntry {
   /// How foreign weight names map to the network's, per family: "paddle" for the original's
   /// released weights (Fluid per-variable directories and .pdparams). Empty = not supported.
   std::map<std::string, std::function<NameMap(const Config&)>> name_maps;
+  /// Foreign weight families recognised by their keys, tried in order (empty = none).
+  std::vector<WeightFamily> weight_families = {};
 };
 
 class Registry {

@@ -32,14 +32,16 @@ int run_test(const CliOptions& opts) { return run_test(opts, default_registry())
 int run_infer(const CliOptions& opts) { return run_infer(opts, default_registry()); }
 
 int run_test(const CliOptions& opts, const Registry& registry) {
-  const Config cfg = resolve_config(opts, registry);
+  Config cfg = resolve_config(opts, registry);
   const ModelEntry& entry = registry.find(cfg.model.s("name"));
   const torch::Device device = setup_runtime(opts);
-  const SectionConfig& ts = cfg.section(Mode::kTest);
-  require_list(ts, Mode::kTest);  // fail on a wrong path before the slow work
+  require_list(cfg.section(Mode::kTest), Mode::kTest);  // fail on a wrong path before the slow work
   const auto names = label_names(cfg);
+  const WeightsFile weights = read_weights(entry, opts.weights);
+  cfg = config_for_weights(opts, registry, weights, std::move(cfg));  // before the model
+  const SectionConfig& ts = cfg.section(Mode::kTest);
   auto model = entry.make_model(cfg, Mode::kTest);
-  load_weights(*model, entry, cfg, opts.weights);
+  load_weights(*model, entry, cfg, weights);
   model->to(device);
   auto ds = build_dataset(entry, cfg, Mode::kTest);
   data::Loader loader(ds, loader_options(ts, false, opts.seed));
@@ -72,14 +74,16 @@ int run_test(const CliOptions& opts, const Registry& registry) {
 }
 
 int run_infer(const CliOptions& opts, const Registry& registry) {
-  const Config cfg = resolve_config(opts, registry);
+  Config cfg = resolve_config(opts, registry);
   const ModelEntry& entry = registry.find(cfg.model.s("name"));
   const torch::Device device = setup_runtime(opts);
-  const SectionConfig& is = cfg.section(Mode::kInfer);
-  require_list(is, Mode::kInfer);
+  require_list(cfg.section(Mode::kInfer), Mode::kInfer);
   const auto names = label_names(cfg);
+  const WeightsFile weights = read_weights(entry, opts.weights);
+  cfg = config_for_weights(opts, registry, weights, std::move(cfg));  // before the model
+  const SectionConfig& is = cfg.section(Mode::kInfer);
   auto model = entry.make_model(cfg, Mode::kInfer);
-  load_weights(*model, entry, cfg, opts.weights);
+  load_weights(*model, entry, cfg, weights);
   model->to(device);
   auto ds = build_dataset(entry, cfg, Mode::kInfer);
   auto lo = loader_options(is, false, opts.seed);

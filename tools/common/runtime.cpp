@@ -104,40 +104,119 @@ void log_skips(const data::Loader& loader, const std::string& what) {
   log_warn(fmt::format("{}: skipped {} sample(s) ({})", what, r.skipped, reasons));
 }
 
-void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
-                  const std::string& path) {
+namespace {
+
+bool is_paddle_weights(const std::string& path) {
+  const bool pdparams = path.size() > 9 && path.compare(path.size() - 9, 9, ".pdparams") == 0;
+  return fs::is_directory(path) || pdparams || fs::is_regular_file(path + ".pdparams");
+}
+
+// The original's released weights: Paddle names, mapped by the row's "paddle" map.
+void load_paddle_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
+                         const std::string& path) {
+  auto it = entry.name_maps.find("paddle");
+  if (it == entry.name_maps.end()) {
+    throw ConfigError("--weights " + path + " holds Paddle weights, but " + entry.id +
+                      " has no Paddle name map");
+  }
+  NameMapReport report;
+  const StateDict ours = it->second(cfg).apply(read_paddle_weights(path), path, &report);
+  if (!report.unmapped.empty()) {
+    std::string names;
+    for (const auto& n : report.unmapped) names += "\n  " + n;
+    throw StateDictError(fmt::format(
+        "{}: {} Paddle variable(s) are not part of {} (num_layers / num_classes / network "
+        "right?):{}",
+        path, report.unmapped.size(), entry.id, names));
+  }
+  load_state_dict(model, ours, LoadOptions{}, path);
+  log_info(
+      fmt::format("loaded Paddle weights from {}: {} variables mapped, {} optimizer/state "
+                  "variables ignored",
+                  path, report.mapped.size(), report.ignored.size()));
+}
+
+}  // namespace
+
+WeightsFile read_weights(const ModelEntry& entry, const std::string& path) {
   if (path.empty()) {
     throw ConfigError("--weights is required (a checkpoint written by train, or a state dict)");
   }
-  const bool pdparams = path.size() > 9 && path.compare(path.size() - 9, 9, ".pdparams") == 0;
-  if (fs::is_directory(path) || pdparams || fs::is_regular_file(path + ".pdparams")) {
-    // The original's released weights: Paddle names, mapped by the row's "paddle" map.
-    auto it = entry.name_maps.find("paddle");
-    if (it == entry.name_maps.end()) {
-      throw ConfigError("--weights " + path + " holds Paddle weights, but " + entry.id +
-                        " has no Paddle name map");
-    }
-    NameMapReport report;
-    const StateDict ours = it->second(cfg).apply(read_paddle_weights(path), path, &report);
-    if (!report.unmapped.empty()) {
-      std::string names;
-      for (const auto& n : report.unmapped) names += "\n  " + n;
-      throw StateDictError(fmt::format(
-          "{}: {} Paddle variable(s) are not part of {} (num_layers / num_classes / network "
-          "right?):{}",
-          path, report.unmapped.size(), entry.id, names));
-    }
-    load_state_dict(model, ours, LoadOptions{}, path);
-    log_info(
-        fmt::format("loaded Paddle weights from {}: {} variables mapped, {} optimizer/state "
-                    "variables ignored",
-                    path, report.mapped.size(), report.ignored.size()));
-    return;
+  WeightsFile w;
+  w.path = path;
+  if (is_paddle_weights(path)) {
+    w.paddle = true;
+    return w;
   }
   if (!fs::exists(path)) throw IoError("weights not found: '" + path + "'");
   if (!fs::is_regular_file(path)) throw IoError("weights '" + path + "' is not a file");
-  load_state_dict(model, read_state_dict(path), LoadOptions{}, path);
-  log_info("loaded weights from " + path);
+  w.tensors = read_state_dict(path);
+  std::vector<std::string> keys;
+  keys.reserve(w.tensors.size());
+  for (const auto& kv : w.tensors) keys.push_back(kv.first);
+  for (const WeightFamily& f : entry.weight_families) {
+    if (f.detect && f.detect(keys)) {
+      w.family = &f;
+      log_info(fmt::format("weights {}: recognised as {} ({})", path, f.name, f.what));
+      break;
+    }
+  }
+  return w;
+}
+
+Config config_for_weights(const CliOptions& opts, const Registry& registry,
+                          const WeightsFile& weights, Config cfg) {
+  if (!weights.family || weights.family->sets.empty()) return cfg;
+  const WeightFamily& f = *weights.family;
+  CliOptions o = opts;
+  o.sets.insert(o.sets.begin(), f.sets.begin(), f.sets.end());
+  Config resolved = resolve_config(o, registry);
+  std::string applied;
+  for (const std::string& set : f.sets) {
+    applied += (applied.empty() ? "" : ", ") + set;
+    const std::string key = set.substr(0, set.find('=') + 1);  // "MODEL.shift_direction="
+    for (const std::string& user : opts.sets) {
+      if (user.compare(0, key.size(), key) == 0) {
+        log_warn(fmt::format("--set {} overrides {}, which {} weights imply", user, set, f.name));
+      }
+    }
+  }
+  log_info(fmt::format("{} weights: config settings {} (after the YAML, before --set)", f.name,
+                       applied));
+  return resolved;
+}
+
+void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
+                  const WeightsFile& weights) {
+  const std::string& path = weights.path;
+  if (weights.paddle) {
+    load_paddle_weights(model, entry, cfg, path);
+    return;
+  }
+  if (!weights.family) {
+    load_state_dict(model, weights.tensors, LoadOptions{}, path);
+    log_info("loaded weights from " + path);
+    return;
+  }
+  const WeightFamily& f = *weights.family;
+  NameMapReport report;
+  const StateDict ours = f.name_map(cfg).apply(weights.tensors, path, &report);
+  if (!report.unmapped.empty()) {
+    std::string names;
+    for (const auto& n : report.unmapped) names += "\n  " + n;
+    throw StateDictError(fmt::format(
+        "{}: {} tensor(s) of these {} weights have no place in {} (num_layers / network "
+        "right?):{}",
+        path, report.unmapped.size(), f.name, entry.id, names));
+  }
+  load_state_dict(model, ours, LoadOptions{}, path);
+  log_info(fmt::format("loaded {} weights from {}: {} tensors mapped, {} ignored", f.name, path,
+                       report.mapped.size(), report.ignored.size()));
+}
+
+void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
+                  const std::string& path) {
+  load_weights(model, entry, cfg, read_weights(entry, path));
 }
 
 void install_sigint_handler() {

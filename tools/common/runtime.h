@@ -35,11 +35,41 @@ data::LoaderOptions loader_options(const SectionConfig& s, bool shuffle, uint64_
 /// Logs "<what>: skipped N sample(s) (reason: count, ...)" when the epoch skipped any.
 void log_skips(const data::Loader& loader, const std::string& what);
 
+/// --weights, read before the model is built so that the settings a foreign weight family
+/// implies can shape it (ModelEntry::weight_families).
+struct WeightsFile {
+  std::string path;
+  /// The original's Paddle weights (a Fluid per-variable directory or .pdparams): read by
+  /// load_weights through the row's "paddle" name map.
+  bool paddle = false;
+  /// A torch.save state dict (or a checkpoint nesting one), in file order; empty when paddle.
+  StateDict tensors;
+  /// The row's foreign family these keys were recognised as; null = our own names.
+  const WeightFamily* family = nullptr;
+};
+
+/// Reads `path` (ConfigError when empty, IoError when missing) and recognises the row's weight
+/// families by the keys; logs the family found.
+WeightsFile read_weights(const ModelEntry& entry, const std::string& path);
+
+/// The config of a run on `weights`: `cfg` when no family was recognised or it implies no
+/// settings; otherwise `opts` resolved again with the family's settings between the YAML and
+/// the user's --set (precedence: defaults < YAML < the weights' family < --set < flags), and
+/// the settings logged (a --set of the same key wins, with a warning).
+Config config_for_weights(const CliOptions& opts, const Registry& registry,
+                          const WeightsFile& weights, Config cfg);
+
+/// Loads weights read by read_weights into the model: a foreign family's tensors through its
+/// name map (a name it does not map is an error listing them), else as load_weights(path).
+void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
+                  const WeightsFile& weights);
+
 /// Loads `path` into the model: a videocls checkpoint, a state dict written by torch.save, or
 /// the original's Paddle weights (a Fluid per-variable directory or a .pdparams file, renamed by
 /// the row's "paddle" name map; optimizer state in them is ignored, any other variable that
-/// does not map is an error naming it). Throws ConfigError / IoError / StateDictError naming
-/// the file and what does not fit.
+/// does not map is an error naming it), or a foreign family of the row (see WeightsFile; the
+/// family's settings are NOT applied here: the model is built already). Throws ConfigError /
+/// IoError / StateDictError naming the file and what does not fit.
 void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
                   const std::string& path);
 

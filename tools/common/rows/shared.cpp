@@ -1,3 +1,5 @@
+#include <regex>
+
 #include "tools/common/errors.h"
 #include "tools/common/rows/rows.h"
 #include "tools/common/state_dict.h"
@@ -19,6 +21,82 @@ void load_resnet_pretrain(models::VideoModelImpl& model, const std::string& path
 models::ModelInput kinetics_example(const Config& cfg, Mode mode) {
   const SectionConfig& s = cfg.section(mode);
   return models::ModelInput(torch::randn({2, s.i("seg_num"), 3 * s.i("seglen"), 32, 32}));
+}
+
+namespace {
+
+// True when one of `keys` fully matches `regex`.
+bool any_key(const std::vector<std::string>& keys, const std::string& regex) {
+  const std::regex re(regex);
+  for (const auto& k : keys)
+    if (std::regex_match(k, re)) return true;
+  return false;
+}
+
+const std::vector<std::string> kTorchTrainedTsm = {"MODEL.shift_direction=torch",
+                                                   "MODEL.dropout_impl=upscale_in_train"};
+
+}  // namespace
+
+WeightFamily pytorch_tsm_family() {
+  WeightFamily f;
+  f.name = "pytorch-tsm";
+  f.what = "official PyTorch TSM checkpoint (mit-han-lab/temporal-shift-module)";
+  f.detect = [](const std::vector<std::string>& keys) {
+    return any_key(keys, R"((?:module\.)?base_model\.layer1\.0\.conv1\.net\.weight)");
+  };
+  f.name_map = [](const Config&) {
+    NameMap m;
+    const std::string mod = R"((?:module\.)?)";
+    m.rule({mod + R"(base_model\.(conv1|bn1)\.(.+))", "backbone.$1.$2"});
+    // The shift wraps conv1 of every block: TemporalShift(conv1).net.
+    m.rule(
+        {mod + R"(base_model\.(layer\d+\.\d+)\.conv1\.net\.weight)", "backbone.$1.conv1.weight"});
+    m.rule({mod + R"(base_model\.(layer\d+\.\d+\.(?:conv[23]|bn[123]|downsample\.[01])\..+))",
+            "backbone.$1"});
+    // dropout > 0: the classifier is new_fc (base_model.fc became a Dropout); dropout 0:
+    // base_model.fc.
+    m.rule({mod + R"(new_fc\.(weight|bias))", "fc.$1"});
+    m.rule({mod + R"(base_model\.fc\.(weight|bias))", "fc.$1"});
+    return m;
+  };
+  f.sets = kTorchTrainedTsm;
+  return f;
+}
+
+WeightFamily mmaction2_resnet_family(bool shifted) {
+  WeightFamily f;
+  f.name = shifted ? "mmaction2-tsm" : "mmaction2-tsn";
+  f.what = shifted ? "mmaction2 ResNetTSM + TSMHead checkpoint"
+                   : "mmaction2 ResNet + TSNHead checkpoint";
+  // The shifted conv1 of a ResNetTSM block: conv1.conv = TemporalShift(conv1.conv).
+  const std::string shifted_conv1 = R"(conv1\.conv\.net\.weight)";
+  f.detect = [shifted, shifted_conv1](const std::vector<std::string>& keys) {
+    if (!any_key(keys, R"(cls_head\.fc_cls\.weight)")) return false;
+    const bool has_shift = any_key(keys, R"(backbone\.layer1\.0\.)" + shifted_conv1);
+    const bool has_plain = any_key(keys, R"(backbone\.layer1\.0\.conv1\.conv\.weight)");
+    return shifted ? has_shift : (has_plain && !has_shift);
+  };
+  f.name_map = [shifted, shifted_conv1](const Config&) {
+    NameMap m;
+    m.rename("backbone.conv1.conv.weight", "backbone.conv1.weight");
+    m.rule({R"(backbone\.conv1\.bn\.(.+))", "backbone.bn1.$1"});
+    if (shifted) {
+      m.rule({R"(backbone\.(layer\d+\.\d+)\.)" + shifted_conv1, "backbone.$1.conv1.weight"});
+    }
+    // TSM: conv1 without the shift does not map (every block of ours is shifted).
+    m.rule({std::string(R"(backbone\.(layer\d+\.\d+)\.conv()") + (shifted ? "[23]" : "[123]") +
+                R"()\.conv\.weight)",
+            "backbone.$1.conv$2.weight"});
+    m.rule({R"(backbone\.(layer\d+\.\d+)\.conv([123])\.bn\.(.+))", "backbone.$1.bn$2.$3"});
+    m.rule({R"(backbone\.(layer\d+\.\d+)\.downsample\.conv\.weight)",
+            "backbone.$1.downsample.0.weight"});
+    m.rule({R"(backbone\.(layer\d+\.\d+)\.downsample\.bn\.(.+))", "backbone.$1.downsample.1.$2"});
+    m.rule({R"(cls_head\.fc_cls\.(weight|bias))", "fc.$1"});
+    return m;
+  };
+  if (shifted) f.sets = kTorchTrainedTsm;
+  return f;
 }
 
 }  // namespace vc::app

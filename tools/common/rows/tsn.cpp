@@ -45,10 +45,12 @@ ModelEntry tsn_row() {
           "an ImageNet ResNet state dict as torchvision writes it "
           "(torch.save(torchvision.models.resnet50(weights=...).state_dict(), f))",
           kinetics_example,
-          {{"paddle", [](const Config& cfg) {
+          {{"paddle",
+            [](const Config& cfg) {
               return paddle_resnet_map("backbone.", static_cast<int>(cfg.model.i("num_layers")),
                                        "fc");
-            }}}};
+            }}},
+          {mmaction2_resnet_family(/*shifted=*/false)}};
 }
 
 }  // namespace vc::app

@@ -1,0 +1,89 @@
+#include "models/common/temporal_shift.h"
+
+#include <cmath>
+#include <sstream>
+#include <stdexcept>
+
+namespace vc::models {
+
+std::string shift_direction_name(ShiftDirection direction) {
+  return direction == ShiftDirection::kPaddle ? "paddle" : "torch";
+}
+
+ShiftDirection parse_shift_direction(const std::string& name) {
+  if (name == "paddle") return ShiftDirection::kPaddle;
+  if (name == "torch") return ShiftDirection::kTorch;
+  throw std::invalid_argument("temporal shift direction must be 'paddle' or 'torch', got '" + name +
+                              "'");
+}
+
+ShiftRanges shift_ranges(int64_t channels, double ratio, ShiftDirection direction) {
+  if (!(ratio > 0.0 && ratio <= 0.5)) {
+    throw std::invalid_argument("temporal shift ratio must be in (0, 0.5], got " +
+                                std::to_string(ratio));
+  }
+  if (channels < 0) {
+    throw std::invalid_argument("temporal shift: negative channel count " +
+                                std::to_string(channels));
+  }
+  ShiftRanges r;
+  if (direction == ShiftDirection::kPaddle) {
+    // Fluid: c1 = int(C * ratio), c2 = int(2 * C * ratio) (truncation, as the C++ op's casts).
+    const auto c1 = static_cast<int64_t>(static_cast<double>(channels) * ratio);
+    const auto c2 = static_cast<int64_t>(2.0 * static_cast<double>(channels) * ratio);
+    r.prev_begin = 0;
+    r.prev_end = c1;
+    r.next_begin = c1;
+    r.next_end = c2;
+  } else {
+    // PyTorch TSM: fold = c // fold_div.
+    const auto n_div = static_cast<int64_t>(std::llround(1.0 / ratio));
+    const int64_t fold = channels / n_div;
+    r.next_begin = 0;
+    r.next_end = fold;
+    r.prev_begin = fold;
+    r.prev_end = 2 * fold;
+  }
+  return r;
+}
+
+torch::Tensor temporal_shift(const torch::Tensor& x, int64_t seg_num, double ratio,
+                             ShiftDirection direction) {
+  if (x.dim() != 4 || seg_num < 1 || x.size(0) % seg_num != 0) {
+    std::ostringstream msg;
+    msg << "temporal_shift expects x [N*T, C, H, W] with T = seg_num = " << seg_num
+        << " dividing the first dimension, got " << x.sizes();
+    throw std::invalid_argument(msg.str());
+  }
+  const int64_t t = seg_num;
+  const int64_t n = x.size(0) / t;
+  const int64_t c = x.size(1);
+  const ShiftRanges r = shift_ranges(c, ratio, direction);
+  const torch::Tensor in = x.reshape({n, t, c, x.size(2), x.size(3)});  // [N, T, C, H, W]
+  torch::Tensor out = torch::empty(in.sizes(), in.options());           // [N, T, C, H, W]
+
+  // Channels [begin, end) of frame t take frame t + step (step -1 or +1); the frame whose
+  // source lies outside the clip gets zeros.
+  const auto shifted = [&](int64_t begin, int64_t end, int64_t step) {
+    const int64_t width = end - begin;
+    if (width <= 0) return;
+    torch::Tensor dst = out.narrow(2, begin, width);  // [N, T, width, H, W]
+    const torch::Tensor src = in.narrow(2, begin, width);
+    if (step < 0) {  // from t-1: frames 1..T-1 <- 0..T-2, frame 0 <- 0
+      dst.narrow(1, 1, t - 1).copy_(src.narrow(1, 0, t - 1));
+      dst.narrow(1, 0, 1).zero_();
+    } else {  // from t+1: frames 0..T-2 <- 1..T-1, frame T-1 <- 0
+      dst.narrow(1, 0, t - 1).copy_(src.narrow(1, 1, t - 1));
+      dst.narrow(1, t - 1, 1).zero_();
+    }
+  };
+  shifted(r.prev_begin, r.prev_end, -1);
+  shifted(r.next_begin, r.next_end, +1);
+  // The unshifted channels: everything from the end of the second range on (both directions
+  // place the two ranges back to back from channel 0).
+  const int64_t kept = std::max(r.prev_end, r.next_end);
+  if (kept < c) out.narrow(2, kept, c - kept).copy_(in.narrow(2, kept, c - kept));
+  return out.view(x.sizes());  // [N*T, C, H, W]
+}
+
+}  // namespace vc::models
