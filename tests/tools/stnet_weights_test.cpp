@@ -76,6 +76,38 @@ NameMap row_paddle_map(const Config& cfg) {
   return default_registry().find("STNET").name_maps.at("paddle")(cfg);
 }
 
+// The row's defaults are the original's configs/stnet.txt (spec §6.7), per mode; the shipped
+// configs/stnet.yaml resolves to the same values.
+TEST(StnetRow, DefaultsPerModeAreTheOriginalConfig) {
+  const auto check = [](const Config& cfg) {
+    EXPECT_EQ(cfg.model.i("seg_num"), 7);
+    EXPECT_EQ(cfg.model.i("seglen"), 5);
+    EXPECT_EQ(cfg.model.i("num_layers"), 50);
+    for (Mode m : {Mode::kTrain, Mode::kValid}) {
+      EXPECT_EQ(cfg.section(m).i("seg_num"), 7) << mode_name(m);
+      EXPECT_EQ(cfg.section(m).i("target_size"), 224) << mode_name(m);
+    }
+    for (Mode m : {Mode::kTest, Mode::kInfer}) {
+      EXPECT_EQ(cfg.section(m).i("seg_num"), 25) << mode_name(m);
+      EXPECT_EQ(cfg.section(m).i("seglen"), 5) << mode_name(m);
+      EXPECT_EQ(cfg.section(m).i("target_size"), 256) << mode_name(m);
+      EXPECT_EQ(cfg.section(m).i("short_size"), 256) << mode_name(m);
+    }
+  };
+  const Config defaults = load_config("", {"MODEL.name=STNET"}, {}, default_registry().schema());
+  check(defaults);
+  const Config shipped = load_config(std::string(VC_SOURCE_DIR) + "/configs/stnet.yaml", {}, {},
+                                     default_registry().schema());
+  check(shipped);
+  EXPECT_EQ(shipped.section(Mode::kTrain).i("batch_size"), 128);
+  EXPECT_EQ(shipped.section(Mode::kTest).i("batch_size"), 4);
+  EXPECT_EQ(shipped.section(Mode::kTrain).i("epoch"), 60);
+  EXPECT_EQ(shipped.section(Mode::kTrain).i("total_videos"), 224684);
+  const ModelEntry& entry = default_registry().find("stnet");
+  EXPECT_EQ(entry.example_input(defaults, Mode::kTest).at("video").sizes(),
+            (std::vector<int64_t>{2, 25, 15, 32, 32}));
+}
+
 TEST(StnetPaddleMap, BatchNormIdsFollowTheFluidCounter) {
   EXPECT_EQ(stnet_paddle_batch_norm_ids(50), std::make_pair(24, 44));  // spec §6.7
   EXPECT_EQ(stnet_paddle_batch_norm_ids(101), std::make_pair(24, 95));
