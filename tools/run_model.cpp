@@ -2,7 +2,7 @@
 // porting and debugging: compare our network with another implementation on identical inputs.
 //
 //   build/bin/run_model --model-name TSN --config configs/tsn.yaml --weights W
-//       --input in.pt --output out.pt [--mode test] [--set SECTION.key=value ...]
+//       --input in.pt --output out.pt [--mode test] [--dtype float64] [--set SECTION.key=value ...]
 //
 // --input: a file written by torch.save: one tensor (the network's "video" input) or a dict of
 // named tensors as the network's header documents them ({"rgb": ..., "audio": ..., "mask": ...}).
@@ -10,6 +10,9 @@
 // "none" keeps the seeded random initialisation (--seed).
 // --output: the logits [N, num_classes] written with torch.save semantics (torch.load reads it).
 // The model runs in eval mode, built with the options of --mode (seg_num etc. of that section).
+// --dtype float64 runs the network and the floating-point inputs in double precision (porting:
+// a float64 reference then matches to ~1e-12, free of float32 rounding noise); the logits are
+// written in that dtype.
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
@@ -67,7 +70,7 @@ Mode parse_mode(const std::string& m) {
 int run(int argc, char** argv) {
   CliOptions opts;
   opts.tool = Tool::kTest;
-  std::string input, output, mode = "test";
+  std::string input, output, mode = "test", dtype = "float32";
   CLI::App app{"videocls run_model: logits of a network on inputs saved with torch.save"};
   app.add_option("--model-name,--model_name", opts.model_name, "network id")->required();
   app.add_option("--config", opts.config, "YAML config")->required();
@@ -77,6 +80,9 @@ int run(int argc, char** argv) {
       ->required();
   app.add_option("--output", output, "where to torch.save the logits")->required();
   app.add_option("--mode", mode, "train, valid, test or infer (options of that section)")
+      ->capture_default_str();
+  app.add_option("--dtype", dtype, "float32 or float64 (network and floating-point inputs)")
+      ->check(CLI::IsMember({"float32", "float64"}))
       ->capture_default_str();
   app.add_option("--set", opts.sets, "override a config key: SECTION.key=value (repeatable)");
   app.add_option("--seed", opts.seed, "torch seed (random init when --weights none)")
@@ -99,10 +105,15 @@ int run(int argc, char** argv) {
   }
   auto model = entry.make_model(cfg, m);
   if (opts.weights != "none") load_weights(*model, entry, cfg, weights);
-  model->to(device);
+  const torch::Dtype real = dtype == "float64" ? torch::kDouble : torch::kFloat;
+  model->to(device, real);
   model->eval();
   torch::NoGradGuard no_grad;
-  const vc::models::ModelInput in = read_input(input).to(device);
+  const vc::models::ModelInput read = read_input(input).to(device);
+  vc::models::ModelInput in = read;
+  for (const auto& [name, t] : read.tensors()) {
+    if (t.is_floating_point()) in.set(name, t.to(real));
+  }
   const torch::Tensor logits = model->forward(in).to(torch::kCPU).contiguous();  // [N, C]
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(logits));
   write_file_atomic(output, std::string(bytes.begin(), bytes.end()));

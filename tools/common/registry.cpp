@@ -59,6 +59,7 @@ const Registry& default_registry() {
   static const Registry registry({
       tsn_row(),
       tsm_row(),
+      stnet_row(),
   });
   return registry;
 }

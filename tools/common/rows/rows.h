@@ -3,7 +3,10 @@
 // network adds its file, its declaration here and one line in default_registry().
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tools/common/registry.h"
 
@@ -11,12 +14,28 @@ namespace vc::app {
 
 ModelEntry tsn_row();
 ModelEntry tsm_row();
+ModelEntry stnet_row();
 
 // --- shared by the rows of the Kinetics networks ---------------------------------------------
 
-/// ImageNet ResNet weights (a torchvision state dict) into the model's `backbone.*`; the
-/// classifier (fc.*) is skipped. Throws ConfigError when the model has no "backbone".
+/// ImageNet ResNet weights into the model's `backbone.*`: a torchvision state dict, or Paddle's
+/// `ResNet50_pretrained` (a per-variable directory or .pdparams, spec §6.4, mapped with
+/// paddle_resnet_map at the backbone's depth); the classifier (fc.* / fc_0.*) is skipped. Throws
+/// ConfigError when the model has no "backbone".
 void load_resnet_pretrain(models::VideoModelImpl& model, const std::string& path);
+
+/// True when `path` is Paddle weights: a directory, a `.pdparams` file or a prefix P with
+/// P.pdparams present (what test/infer --weights also take).
+bool is_paddle_weights_path(const std::string& path);
+
+/// ImageNet ResNet weights under torchvision names without the classifier (conv1.weight,
+/// bn1.*, layer1.0.conv1.weight, ...): a torchvision state dict (fc.* dropped), or Paddle weights
+/// (is_paddle_weights_path) whose variables containing any of `skip_paddle` (e.g. "fc_0") are
+/// dropped and the rest mapped by paddle_resnet_map("", depth). Paddle variables that are not
+/// part of a ResNet-`depth` are an error naming them; depth <= 0 with Paddle weights is a
+/// ConfigError.
+StateDict read_resnet_pretrain(const std::string& path, int64_t depth,
+                               const std::vector<std::string>& skip_paddle);
 
 /// [2, seg_num, 3*seglen, 32, 32] of the mode's section (tiny frames: any size >= 32 works for a
 /// ResNet).
@@ -36,5 +55,19 @@ WeightFamily pytorch_tsm_family();
 /// `cls_head.fc_cls.*`, under "state_dict" (with "meta"). The TSM family implies
 /// MODEL.shift_direction=torch and MODEL.dropout_impl=upscale_in_train; the TSN one nothing.
 WeightFamily mmaction2_resnet_family(bool shifted);
+// --- StNet (tools/common/rows/stnet.cpp), exposed for its tests -----------------------------
+
+/// The Paddle auto names of StNet's two temporal BN layers, `batch_norm_<first>` and
+/// `batch_norm_<second>`: the global counter after the trunk's BN layers built before each
+/// block (spec §6.7: 24 and 44 for ResNet-50). Throws ConfigError for an unknown depth.
+std::pair<int, int> stnet_paddle_batch_norm_ids(int depth);
+
+/// Paddle StNet names (spec §6.7, §7) -> ours: the ResNet names of paddle_resnet_map under
+/// "backbone.", conv3d_{0,1}.{w_0,b_0} -> temporal_res{3,4}.conv.{weight,bias},
+/// batch_norm_<id>.{w_0,b_0,w_1,w_2} -> temporal_res{3,4}.bn.{weight,bias,running_mean,
+/// running_var} (ids of stnet_paddle_batch_norm_ids; batch_norm_0 / _1 accepted too, spec §10),
+/// xception_<layer>.{w_0,b_0} -> xception.<layer>.{weight,bias} (BN: w_0 scale, b_0 offset,
+/// w_1 mean, w_2 variance), fc_0.w_0 -> fc.weight (transposed), fc_0.b_0 -> fc.bias.
+NameMap stnet_paddle_map(int depth);
 
 }  // namespace vc::app

@@ -43,7 +43,8 @@ ModelEntry tsn_row() {
           nullptr,
           load_resnet_pretrain,
           "an ImageNet ResNet state dict as torchvision writes it "
-          "(torch.save(torchvision.models.resnet50(weights=...).state_dict(), f))",
+          "(torch.save(torchvision.models.resnet50(weights=...).state_dict(), f)) or Paddle's "
+          "ResNet50_pretrained directory",
           kinetics_example,
           {{"paddle",
             [](const Config& cfg) {
