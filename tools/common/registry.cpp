@@ -58,6 +58,7 @@ SchemaFn Registry::schema() const {
 const Registry& default_registry() {
   static const Registry registry({
       tsn_row(),
+      nonlocal_row(),
   });
   return registry;
 }
