@@ -33,6 +33,7 @@
 #include "datareader/file_list.h"
 #include "datareader/kinetics_reader.h"
 #include "datareader/loader.h"
+#include "datareader/nonlocal_reader.h"
 #include "datareader/rng.h"
 #include "datareader/sampling.h"
 #include "datareader/transforms.h"
@@ -136,95 +137,6 @@ class CountingDataset final : public Dataset {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Non-local emulation. The Non-local reader (spec §3.3) is not written yet; this dataset does
-// its TRAIN work with the datareader pieces: 8 frames at stride 8 from start =
-// randint(0, L - 64) (0 when L <= 64), indices modulo L; short side -> randint(256, 319)
-// (aspect kept; decoded straight to that size where the decoder can); random 224 crop; flip p=0.5;
-// (x - 114.75) / 57.375 on 0..255 values; layout [3, 8, 224, 224].
-class NonlocalEmulationDataset final : public Dataset {
- public:
-  NonlocalEmulationDataset(const std::string& list, std::shared_ptr<const VideoDecoder> decoder)
-      : decoder_(std::move(decoder)) {
-    ListParseResult parsed = parse_file_list(list, /*require_label=*/true, /*num_classes=*/0);
-    entries_ = std::move(parsed.entries);
-    if (entries_.empty()) throw DataError("list file " + list + " has no usable lines");
-  }
-  std::size_t size() const override { return entries_.size(); }
-  const ListEntry& entry(std::size_t index) const { return entries_.at(index); }
-  SampleRef ref(std::size_t index) const override {
-    return SampleRef{entries_.at(index).path, "", entries_.at(index).line_no};
-  }
-  const std::vector<std::string>& skipped_lines() const override { return skipped_; }
-  std::string describe() const override { return "Non-local emulation"; }
-
-  Sample get(std::size_t index, uint64_t seed) const override {
-    constexpr int64_t kLen = 8, kRate = 8, kCrop = 224, kScaleMin = 256, kScaleMax = 320;
-    const ListEntry& e = entry(index);
-    Sample s;
-    s.target = Target::single(e.label);
-    s.id = e.path;
-    s.line_no = e.line_no;
-    s.index = index;
-    try {
-      Rng rng(seed);
-      std::unique_ptr<VideoSource> src = decoder_->open(e.path);
-      int64_t L = src->frame_count();
-      if (L < 1) throw DecodeError(e.path, "no decodable frames");
-      const int64_t start = L > kLen * kRate ? rng.randint(0, L - kLen * kRate) : 0;
-      auto indices_for = [&](int64_t n) {
-        std::vector<int64_t> idx;
-        for (int64_t k = 0; k < kLen; ++k) idx.push_back((start + k * kRate) % n);
-        return idx;
-      };
-      // The scale is drawn first so that the decoder resizes each kept frame as soon as it is
-      // converted (read_scaled, the reader's one resize), as the Kinetics reader's
-      // decode_to_scale does.
-      const int64_t scale = rng.randint(kScaleMin, kScaleMax - 1);
-      auto scaled_size = [&](cv::Size in) {
-        return in.empty() ? cv::Size() : group_scale_size(in, scale, ScaleMode::kShortSide);
-      };
-      std::vector<int64_t> idx = indices_for(L);
-      std::vector<int64_t> need = unique_sorted(idx);
-      FrameReadResult r = src->read_scaled(need, scaled_size(src->frame_size()));
-      if (r.frames.size() < need.size()) {  // container count too high: wrap on the true count
-        if (r.frames_decoded < 1) throw DecodeError(e.path, "no decodable frames");
-        L = r.frames_decoded;
-        idx = indices_for(L);
-        need = unique_sorted(idx);
-        src = decoder_->open(e.path);
-        r = src->read_scaled(need, scaled_size(src->frame_size()));
-        if (r.frames.size() < need.size()) throw DecodeError(e.path, "decoding failed");
-      }
-      std::vector<cv::Mat> frames;
-      for (int64_t i : idx) {
-        frames.push_back(r.frames[std::lower_bound(need.begin(), need.end(), i) - need.begin()]);
-      }
-      frames = group_scale(frames, scale, ScaleMode::kShortSide);  // no-op when read scaled
-      frames = group_crop(frames, random_crop_rect(frames[0].size(), cv::Size(kCrop, kCrop), rng));
-      if (draw_flip(rng)) frames = group_hflip(frames);
-      // Pooled buffers, as the real reader's clips (datareader/buffer_pool.h).
-      torch::Tensor t = pooled_empty({kLen, 3, kCrop, kCrop}, torch::kFloat32);
-      const float m = 114.75f / 255.0f, sd = 57.375f / 255.0f;
-      normalize_to_chw(frames, {m, m, m}, {sd, sd, sd}, t.data_ptr<float>());
-      s.inputs["video"] = pooled_empty({3, kLen, kCrop, kCrop}, torch::kFloat32);
-      s.inputs.at("video").copy_(t.permute({1, 0, 2, 3}));  // [3, T, H, W]
-    } catch (const DecodeError& ex) {
-      throw SampleError(e.path, e.line_no, ex.reason(), ex.detail());
-    } catch (const cv::Exception& ex) {
-      throw SampleError(e.path, e.line_no, "opencv error", ex.what());
-    } catch (const std::invalid_argument& ex) {
-      throw SampleError(e.path, e.line_no, "bad frame geometry", ex.what());
-    }
-    return s;
-  }
-
- private:
-  std::shared_ptr<const VideoDecoder> decoder_;
-  std::vector<ListEntry> entries_;
-  std::vector<std::string> skipped_;
-};
-
-// ---------------------------------------------------------------------------------------------
 // Presets: KineticsReaderOptions in the TRAIN phase, as configs/{tsn,tsm,stnet}.yaml train.
 KineticsReaderOptions preset_options(const std::string& preset) {
   KineticsReaderOptions o;
@@ -279,9 +191,9 @@ std::optional<Args> parse_args(int argc, char** argv, int* code) {
       "benchmark_reader"};
   app.add_option("--list", a.list, "list of '<video> <label>' lines")->required();
   app.add_option("--preset", a.preset,
-                 "tsn (3x1), tsm (8x1, multi-scale crop), stnet (7x5), nonlocal (8 frames "
-                 "stride 8, emulated: the Non-local reader is not written); all in the TRAIN "
-                 "phase, 224 px crops")
+                 "tsn (3x1), tsm (8x1, multi-scale crop), stnet (7x5), nonlocal (the Non-local "
+                 "reader: 8 frames stride 8, short side in [256, 320)); all in the TRAIN phase, "
+                 "224 px crops")
       ->check(CLI::IsMember({"tsn", "tsm", "stnet", "nonlocal"}))
       ->capture_default_str();
   app.add_option("--threads", a.threads, "loader worker threads (0 = load in the main thread)")
@@ -328,7 +240,7 @@ int run(const Args& a) {
   KineticsReaderOptions ko;
   std::string sampling;
   if (a.preset == "nonlocal") {
-    sampling = "8 frames stride 8 (Non-local reader EMULATED with datareader pieces)";
+    sampling = "8 frames stride 8 (the Non-local reader, TRAIN)";
   } else {
     ko = preset_options(a.preset);
     sampling = std::to_string(ko.seg_num) + "x" + std::to_string(ko.seglen);
@@ -337,7 +249,11 @@ int run(const Args& a) {
   auto counting = std::make_shared<CountingDecoder>(base, &counters);
   std::shared_ptr<const Dataset> inner;
   if (a.preset == "nonlocal") {
-    inner = std::make_shared<NonlocalEmulationDataset>(a.list, counting);
+    NonlocalReaderOptions no;  // TRAIN as configs/nonlocal.yaml: 8 x 8, [256, 320), 224 px
+    no.phase = Phase::kTrain;
+    no.num_classes = 0;  // the benchmark does not check labels
+    no.decoder = base->name();
+    inner = std::make_shared<NonlocalDataset>(a.list, no, counting);
   } else {
     inner = std::make_shared<KineticsDataset>(a.list, ko, counting);
   }
@@ -363,11 +279,7 @@ int run(const Args& a) {
             << a.prefetch << ", decoder " << decoder_name
             << (a.clips > 0 ? ", clips " + std::to_string(a.clips) : "")
             << (a.epochs > 0 ? ", epochs " + std::to_string(a.epochs) : "") << "\n";
-  if (a.preset == "nonlocal") {
-    std::cout << "note: the Non-local reader is not written yet; its TRAIN sampling is EMULATED "
-                 "(8 frames stride 8 from a random start, short side in [256,320), random 224 "
-                 "crop, flip, mean/std)\n";
-  }
+
   const double rss_start = proc_status_mib("VmRSS");
 
   using Clock = std::chrono::steady_clock;

@@ -1,6 +1,7 @@
 #include "tools/common/readers.h"
 
 #include "datareader/kinetics_reader.h"
+#include "datareader/nonlocal_reader.h"
 #include "tools/common/errors.h"
 
 namespace vc::app {
@@ -75,6 +76,67 @@ std::shared_ptr<const data::Dataset> make_kinetics_dataset(const Config& cfg, Mo
     o.num_crops = s.i("num_crops");
   }
   return std::make_shared<data::KineticsDataset>(list, o);
+}
+
+}  // namespace vc::app
+
+namespace vc::app {
+
+const KeyTable& nonlocal_reader_keys() {
+  using S = KeyScope;
+  // clang-format off
+  static const KeyTable table{
+      "Non-local reader",
+      "Video lists of the Non-local network (`<path> <label>` per line: the original's trainlist.txt / vallist.txt; its 4-column testlist.txt is rejected: test with vallist.txt and num_clips / num_crops). Sampling and transforms as the original's nonlocal_reader (spec §3.3), see docs/models/nonlocal.md.",
+      {
+          {"image_mean", S::kModel, 114.75, -1e4, 1e4, {}, "mean subtracted from the 0-255 RGB values (all channels)", {}},
+          {"image_std", S::kModel, 57.375, 1e-6, 1e4, {}, "std dividing the 0-255 RGB values after the mean (all channels)", {}},
+          {"crop_size", S::kShared, int64_t{224}, 8, 4096, {}, "crop side (random crop in TRAIN, centre crop in VALID, num_crops crops in TEST/INFER); <= jitter_scales[0]", {}},
+          {"sample_rate", S::kShared, int64_t{8}, 1, 1024, {}, "frames between two sampled frames", {}},
+          {"video_length", S::kShared, int64_t{8}, 1, 1024, {}, "frames per clip", {}},
+          {"jitter_scales", S::kShared, std::vector<int64_t>{256, 320}, 8, 4096, {}, "[min, max]: the short side is scaled to randint(min, max - 1) (exactly min when min == max: TEST/INFER [256, 256])", {}},
+          {"num_clips", S::kShared, int64_t{10}, 1, 1000, {}, "TEST/INFER only: temporal clips per video, clip j starting at int(frames / num_clips * j); all views of a video are decoded once and their scores combined per video (`view_scores`). TRAIN/VALID read one random clip", {}},
+          {"num_crops", S::kShared, int64_t{3}, 1, 3, {"1", "3"}, "TEST/INFER only: spatial crops per clip: 3 = top/centre/bottom or left/centre/right along the long side (the original's use_multi_crop 1), 1 = centre", {}},
+          {"decoder", S::kShared, std::string("ffmpeg"), -kInf, kInf, {"ffmpeg", "opencv"}, "video decoder: `ffmpeg` (FFmpeg libraries directly: seeks, skips unneeded frames, scales while converting) or `opencv` (cv::VideoCapture)", {}},
+          {"decode_timeout_s", S::kShared, 30.0, 0.001, 86400, {}, "per-video decode time limit in seconds; a video that takes longer is skipped as \"decode timeout\"", {}},
+      },
+      {},
+      [](const Config& cfg, const std::string& where) {
+        for (int m = 0; m < 4; ++m) {
+          const SectionConfig& s = cfg.modes[m];
+          const auto& j = s.ints("jitter_scales");
+          if (j.size() != 2 || j[0] > j[1]) {
+            throw ConfigError(where + ": " + s.section + ".jitter_scales must be [min, max] with min <= max, got " + value_text(j));
+          }
+          if (s.i("crop_size") > j[0]) {
+            throw ConfigError(where + ": " + s.section + ".crop_size (" + std::to_string(s.i("crop_size")) +
+                              ") must be <= " + s.section + ".jitter_scales[0] (" + std::to_string(j[0]) + ")");
+          }
+        }
+      }};
+  // clang-format on
+  return table;
+}
+
+std::shared_ptr<const data::Dataset> make_nonlocal_dataset(const Config& cfg, Mode mode,
+                                                           const std::string& list) {
+  const SectionConfig& s = cfg.section(mode);
+  data::NonlocalReaderOptions o;
+  o.phase = mode;
+  o.crop_size = s.i("crop_size");
+  o.sample_rate = s.i("sample_rate");
+  o.video_length = s.i("video_length");
+  o.jitter_min = s.ints("jitter_scales").at(0);
+  o.jitter_max = s.ints("jitter_scales").at(1);
+  o.image_mean = static_cast<float>(cfg.model.f("image_mean"));
+  o.image_std = static_cast<float>(cfg.model.f("image_std"));
+  o.num_clips = s.i("num_clips");
+  o.num_crops = s.i("num_crops");
+  o.num_classes = cfg.model.i("num_classes");
+  o.require_label = mode != Mode::kInfer;
+  o.decoder = s.s("decoder");
+  o.decode_timeout_s = s.f("decode_timeout_s");
+  return std::make_shared<data::NonlocalDataset>(list, o);
 }
 
 }  // namespace vc::app

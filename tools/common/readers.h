@@ -21,4 +21,12 @@ const KeyTable& kinetics_reader_keys();
 std::shared_ptr<const data::Dataset> make_kinetics_dataset(const Config& cfg, Mode mode,
                                                            const std::string& list);
 
+/// Non-local video lists (spec §3.3): crop, sampling, scale jitter, scalar mean/std on 0-255
+/// values, multi-view (num_clips x num_crops) test/infer and decoder keys.
+const KeyTable& nonlocal_reader_keys();
+/// A NonlocalDataset over `list` for `mode` (inputs {"video": [3, L, crop, crop]}, or
+/// [V, 3, L, crop, crop] with V = num_clips x num_crops views in TEST / INFER).
+std::shared_ptr<const data::Dataset> make_nonlocal_dataset(const Config& cfg, Mode mode,
+                                                           const std::string& list);
+
 }  // namespace vc::app

@@ -60,6 +60,7 @@ const Registry& default_registry() {
       tsn_row(),
       tsm_row(),
       stnet_row(),
+      nonlocal_row(),
   });
   return registry;
 }

@@ -15,6 +15,10 @@ namespace vc::app {
 ModelEntry tsn_row();
 ModelEntry tsm_row();
 ModelEntry stnet_row();
+ModelEntry nonlocal_row();
+
+/// The Paddle name map of the Non-local row (released `nonlocal_kinetics` names -> ours).
+NameMap nonlocal_paddle_map(const Config& cfg);
 
 // --- shared by the rows of the Kinetics networks ---------------------------------------------
 
