@@ -272,9 +272,12 @@ torch::Tensor FastInferenceImpl::forward(const ModelInput& input) {
           entry = nullptr;
         } else {
           const double diff = ref.numel() == 0 ? 0.0 : (fast_out - ref).abs().max().item<double>();
-          if (!(diff <= options_.tolerance())) {  // also catches NaN
+          const double scale = ref.numel() == 0 ? 0.0 : ref.abs().max().item<double>();
+          const double allowed = options_.tolerance() * std::max(1.0, scale);
+          if (!(diff <= allowed)) {  // also catches NaN
             std::ostringstream m;
-            m << "max |fast - eager| = " << diff << " > tolerance " << options_.tolerance();
+            m << "max |fast - eager| = " << diff << " > tolerance " << allowed << " (logits up to "
+              << scale << ")";
             why_not = m.str();
             entry = nullptr;
           } else {
@@ -284,7 +287,7 @@ torch::Tensor FastInferenceImpl::forward(const ModelInput& input) {
               m << "fast inference: traced " << sig << " (frozen"
                 << (options_.optimize() ? ", optimised for inference" : "")
                 << (at::hasMKLDNN() ? ", oneDNN available" : ", no oneDNN")
-                << "); max |fast - eager| = " << diff;
+                << "); max |fast - eager| = " << diff << " (logits up to " << scale << ")";
               log_(m.str());
             }
           }

@@ -38,8 +38,9 @@
 namespace vc::models {
 
 struct FastInferenceOptions {
-  /// Max |fast - eager| allowed on the first batch of each input signature (absolute, on the
-  /// logits); above it the signature runs eager.
+  /// Max |fast - eager| allowed on the first batch of each input signature: absolute for logits
+  /// within +-1, relative to the largest |logit| beyond (float32 rounding grows with the scale:
+  /// an untrained ResNet-50 gives logits in the thousands); above it the signature runs eager.
   TORCH_ARG(double, tolerance) = 1e-3;
   /// Compare with the eager model on the first batch of each signature (costs one eager forward
   /// per signature).
