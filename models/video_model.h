@@ -39,6 +39,10 @@ class ModelInput {
 class VideoModelImpl : public torch::nn::Module {
  public:
   virtual torch::Tensor forward(const ModelInput& input) = 0;
+  /// Whether the fast inference path (models/common/inference.h) may trace forward: true unless
+  /// forward's control flow depends on tensor values read in C++ (item(), accessor, data_ptr),
+  /// which a trace would bake in. Such a network returns false and runs eager.
+  virtual bool supports_traced_inference() const { return true; }
   ~VideoModelImpl() override = default;
 };
 

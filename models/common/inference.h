@@ -1,0 +1,119 @@
+// The fast inference path: any VideoModelImpl, traced per input shape, frozen and optimised for
+// inference by LibTorch's own JIT passes, with the eager model as the reference and fallback.
+//
+// For each new input signature (names, dtypes, shapes and device of the ModelInput tensors) the
+// wrapped model is traced once (torch::jit::tracer::trace, with its parameters and buffers as
+// attributes of a torch::jit::Module), then torch::jit::freeze (parameters become constants,
+// every eval-mode BatchNorm{1,2,3}d that follows a conv is folded into it, dropout in eval mode
+// disappears) and torch::jit::optimize_for_inference (conv + add + relu fused, convolutions and
+// their activations converted to oneDNN's blocked layouts when LibTorch has MKLDNN: no layout
+// copies between layers). The first batch of each signature is also run eagerly and the two
+// outputs must agree within `tolerance`; otherwise that signature stays eager. Measured on
+// TSN-ResNet-50 (docs/benchmarks.md): see "Model throughput".
+//
+// A network needs nothing to be covered: its forward is traced at the ATen level. What a trace
+// cannot capture is control flow that depends on tensor *values* read in C++ (item(), accessor,
+// data_ptr): a network whose forward does that must override
+// VideoModelImpl::supports_traced_inference() to return false (it then runs eager). A forward
+// that reads a value through ATen while traced (item(), is_nonzero(), equal(): seen by a
+// RecordFunction callback) is detected and that signature runs eager; reads through
+// accessor/data_ptr bypass ATen and cannot be detected, hence the opt-out. Shapes are baked into a
+// trace (C++ sizes are plain integers), hence the per-signature cache; beyond `max_signatures`
+// shapes new ones run eager.
+//
+// The traced graphs hold copies of the weights taken at the first call of each signature:
+// build the wrapper after loading weights, and do not train the wrapped model afterwards.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "models/video_model.h"
+
+namespace vc::models {
+
+struct FastInferenceOptions {
+  /// Max |fast - eager| allowed on the first batch of each input signature: absolute for logits
+  /// within +-1, relative to the largest |logit| beyond (float32 rounding grows with the scale:
+  /// an untrained ResNet-50 gives logits in the thousands); above it the signature runs eager.
+  TORCH_ARG(double, tolerance) = 1e-3;
+  /// Compare with the eager model on the first batch of each signature (costs one eager forward
+  /// per signature).
+  TORCH_ARG(bool, verify) = true;
+  /// Run torch::jit::optimize_for_inference after freezing (oneDNN layouts, conv-add-relu
+  /// fusion); false = freeze only (BN folding, constant propagation).
+  TORCH_ARG(bool, optimize) = true;
+  /// Distinct input signatures traced at most; further ones run eager.
+  TORCH_ARG(int64_t, max_signatures) = 8;
+};
+
+/// What happened to the calls so far.
+struct FastInferenceStats {
+  int64_t fast_calls = 0;   ///< forwards through a traced graph
+  int64_t eager_calls = 0;  ///< forwards through the eager model (fallbacks and verifications
+                            ///< excluded)
+  int64_t traced = 0;       ///< signatures traced and accepted
+  int64_t rejected = 0;     ///< signatures that fell back to eager
+  double max_abs_diff = 0;  ///< largest |fast - eager| seen by the verifications
+};
+
+/// A VideoModelImpl whose forward runs the traced, frozen, optimised graph of `inner` (eval mode,
+/// no gradients), falling back to `inner` itself. `inner` is registered as submodule "model".
+class FastInferenceImpl : public VideoModelImpl {
+ public:
+  using LogFn = std::function<void(const std::string&)>;
+  /// `log` receives one line per traced or rejected signature (may be empty).
+  explicit FastInferenceImpl(VideoModelPtr inner, const FastInferenceOptions& options = {},
+                             LogFn log = nullptr);
+
+  /// input -> logits, like inner->forward(input) within `tolerance`.
+  torch::Tensor forward(const ModelInput& input) override;
+
+  const FastInferenceStats& stats() const { return stats_; }
+  /// The optimised graph used for `input`'s signature as text; "" when that signature has not
+  /// been seen or runs eager.
+  std::string graph_text(const ModelInput& input) const;
+  VideoModelImpl& inner() { return *inner_; }
+
+ private:
+  struct Entry;
+  std::shared_ptr<Entry> compile(const ModelInput& input, std::string* why_not);
+
+  VideoModelPtr inner_;
+  FastInferenceOptions options_;
+  LogFn log_;
+  std::map<std::string, std::shared_ptr<Entry>> cache_;  // signature -> graph (null = eager)
+  bool disabled_logged_ = false;
+  FastInferenceStats stats_;
+};
+
+/// The wrapper as a VideoModelPtr (the run loops' type).
+std::shared_ptr<FastInferenceImpl> make_fast_inference(VideoModelPtr inner,
+                                                       const FastInferenceOptions& options = {},
+                                                       FastInferenceImpl::LogFn log = nullptr);
+
+/// "names/dtypes/shapes/device" of a ModelInput: the cache key of the traced graphs.
+std::string input_signature(const ModelInput& input);
+
+/// Floating-point operations of one forward (a multiply-add = 2), counted from the shapes of the
+/// ATen ops an eager forward runs (a RecordFunction callback, i.e. a forward hook at the op
+/// level, so any network is covered): convolutions (1/2/3-D, grouped, transposed), linear layers
+/// and matrix products. Element-wise ops, pooling and normalisation are not counted.
+struct FlopCount {
+  double conv = 0;        ///< convolutions
+  double linear = 0;      ///< linear layers (aten::linear, addmm)
+  double matmul = 0;      ///< mm, bmm, matmul
+  int64_t uncounted = 0;  ///< such ops whose shapes the graph did not give (0 normally)
+  double total() const { return conv + linear + matmul; }
+};
+
+/// Runs `model` once in eval mode without gradients on `input` and counts its FLOPs (the mode
+/// is restored).
+FlopCount count_inference_flops(VideoModelImpl& model, const ModelInput& input);
+
+}  // namespace vc::models
