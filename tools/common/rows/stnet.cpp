@@ -119,6 +119,8 @@ NameMap stnet_paddle_map(int depth) {
   return map;
 }
 
+namespace {
+
 void load_stnet_pretrain(models::VideoModelImpl& model, const std::string& path) {
   auto* net = dynamic_cast<models::StnetImpl*>(&model);
   if (net == nullptr) throw ConfigError("STNET --pretrain: the model is not an StNet");
@@ -152,6 +154,8 @@ void load_stnet_pretrain(models::VideoModelImpl& model, const std::string& path)
   log_info("--pretrain " + path + ": conv1 inflated to " + std::to_string(3 * seglen) +
            " input channels (mean / seglen, repeated)");
 }
+
+}  // namespace
 
 ModelEntry stnet_row() {
   return {"STNET",
