@@ -1,5 +1,6 @@
 #include "models/nonlocal/nonlocal.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
@@ -81,14 +82,11 @@ torch::Tensor NonlocalImpl::forward_features(const torch::Tensor& video) {
     return nonlocal[key]->as<NonLocalBlockImpl>()->forward(x);  // [N, C, T, H, W]
   };
   torch::Tensor x = backbone->forward_features(video, hook);  // [N, F, T/2, H', W']
-  const auto& k = options.pool_kernel();
-  if (x.size(2) < k[0] || x.size(3) < k[1] || x.size(4) < k[2]) {
-    std::ostringstream msg;
-    msg << "Non-local: the trunk's output " << x.sizes() << " is smaller than the pool5 kernel ["
-        << k[0] << ", " << k[1] << ", " << k[2] << "] (input " << video.sizes()
-        << "; the kernel is [video_length/2, crop_size/32, crop_size/32] of the TRAIN clips)";
-    throw std::invalid_argument(msg.str());
-  }
+  // pool5 as the original; an axis smaller than the kernel (clips smaller than the training
+  // ones, where the original fails) is pooled whole.
+  const auto& pk = options.pool_kernel();
+  const std::vector<int64_t> k{std::min(pk[0], x.size(2)), std::min(pk[1], x.size(3)),
+                               std::min(pk[2], x.size(4))};
   return torch::avg_pool3d(x, {k[0], k[1], k[2]}, {1, 1, 1});  // [N, F, t, h, w]
 }
 

@@ -1,7 +1,7 @@
 // Non-local neural network (Wang et al. 2018) as the original PaddleCV/video NONLOCAL model
 // (spec §6.8): a C2D (or I3D) ResNet-50/101 on 3-D clips with embedded-Gaussian non-local blocks
 // after blocks idx % layer_mod == layer_mod - 1 of res3 (layer2) and res4 (layer3); pool5
-// average-pool [T/2... kernel pool_kernel] stride 1; dropout; classifier `pred`.
+// average-pool (kernel pool_kernel, stride 1); dropout; classifier `pred`.
 //
 // Model contract (models/video_model.h): input "video" float32 [N, 3, T, H, W] (normalised RGB,
 // the Non-local reader's layout; multi-view batches are [N*V, 3, T, H, W]) -> [N, num_classes].
@@ -49,8 +49,9 @@ struct NonlocalOptions {
   TORCH_ARG(double, nonlocal_bn_init_gamma) = 0.0;
   TORCH_ARG(bool, nonlocal_use_scale) = true;
   TORCH_ARG(bool, nonlocal_use_maxpool) = true;
-  /// pool5 kernel [t, h, w] (stride 1, no padding): [video_length/2, crop/32, crop/32] of the
-  /// training clips = [4, 7, 7] in the original.
+  /// pool5 kernel [t, h, w] (stride 1, no padding): the trunk's output size for the training
+  /// clips = [4, 7, 7] in the original. An axis of the trunk's output smaller than the kernel
+  /// is pooled whole (the original fails there), so small clips run (tests, demos).
   TORCH_ARG(std::vector<int64_t>, pool_kernel) = std::vector<int64_t>{4, 7, 7};
   /// Dropout before pred (TRAIN.dropout_rate), Fluid semantics; 0 = none.
   TORCH_ARG(double, dropout) = 0.5;

@@ -144,6 +144,11 @@ TEST(Nonlocal, FcHeadShapesAndGradients) {
   net->eval();
   EXPECT_THROW(net->forward(torch::randn({1, 3, 8, 96, 96})), std::invalid_argument);
   EXPECT_THROW(net->forward(torch::randn({1, 8, 3, 64, 64})), std::invalid_argument);
+  // Smaller clips than the kernel: the short axes are pooled whole (trunk 1x1 at 32 px).
+  torch::NoGradGuard g;
+  EXPECT_EQ(net->forward(torch::randn({2, 3, 8, 32, 32})).sizes(), (std::vector<int64_t>{2, 5}));
+  EXPECT_EQ(net->forward_features(torch::randn({1, 3, 4, 32, 32})).sizes(),
+            (std::vector<int64_t>{1, 128, 1, 1, 1}));
 }
 
 TEST(Nonlocal, FullyConvHeadReturnsLogOfMeanSoftmax) {
