@@ -198,10 +198,30 @@ TEST(TsmRow, DefaultsAreTheOriginals) {
   EXPECT_EQ(cfg.section(app::Mode::kTest).i("batch_size"), 16);
   EXPECT_EQ(cfg.section(app::Mode::kTrain).i("epoch"), 65);
   EXPECT_EQ(cfg.section(app::Mode::kTrain).ints("decay_epochs"), (std::vector<int64_t>{40, 60}));
-  EXPECT_EQ(cfg.section(app::Mode::kTrain).i("total_videos"), 239781);
+  EXPECT_EQ(cfg.section(app::Mode::kTrain).i("total_videos"),
+            0);  // the list size; tsm.yaml: 239781
   EXPECT_DOUBLE_EQ(cfg.model.f("dropout"), 0.5);
   EXPECT_EQ(cfg.model.s("dropout_impl"), "downgrade_in_infer");
   EXPECT_EQ(cfg.model.s("shift_direction"), "paddle");
+}
+
+TEST(TsmRow, ShippedConfigHasTheOriginalValues) {
+  const app::Registry& reg = app::default_registry();
+  const app::Config cfg =
+      app::load_config(std::string(VC_SOURCE_DIR) + "/configs/tsm.yaml", {}, {}, reg.schema());
+  const app::SectionConfig& tr = cfg.section(app::Mode::kTrain);
+  EXPECT_EQ(tr.i("total_videos"), 239781);
+  EXPECT_EQ(tr.i("epoch"), 65);
+  EXPECT_EQ(tr.i("batch_size"), 128);
+  EXPECT_EQ(tr.ints("decay_epochs"), (std::vector<int64_t>{40, 60}));
+  EXPECT_TRUE(tr.b("multi_scale_crop"));
+  for (app::Mode m : {app::Mode::kValid, app::Mode::kTest, app::Mode::kInfer}) {
+    EXPECT_EQ(cfg.section(m).i("seg_num"), 8);
+    EXPECT_EQ(cfg.section(m).i("target_size"), 224);
+  }
+  EXPECT_EQ(cfg.section(app::Mode::kTest).i("batch_size"), 16);
+  EXPECT_EQ(cfg.model.i("num_layers"), 50);
+  EXPECT_EQ(cfg.model.i("num_classes"), 400);
 }
 
 TEST(TsmRow, FcBiasHasTwiceTheLrAndNoDecay) {

@@ -32,7 +32,6 @@ const KeyTable& tsm_keys() {
           {"TRAIN.decay_epochs", std::vector<int64_t>{40, 60}},
           {"TRAIN.l2_weight_decay", 1e-4},
           {"TRAIN.momentum", 0.9},
-          {"TRAIN.total_videos", int64_t{239781}},
       },
       nullptr};
   // clang-format on
