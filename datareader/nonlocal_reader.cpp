@@ -179,10 +179,13 @@ std::string NonlocalDataset::describe() const {
   std::string v = views() > 1 ? ", " + std::to_string(opts_.num_clips) + " clips x " +
                                     std::to_string(opts_.num_crops) + " crops"
                               : "";
+  const std::string scale =
+      opts_.jitter_max <= opts_.jitter_min
+          ? std::to_string(opts_.jitter_min)
+          : "[" + std::to_string(opts_.jitter_min) + ", " + std::to_string(opts_.jitter_max) + ")";
   return "Non-local video list " + list_path_ + ": " + std::to_string(entries_.size()) +
          " videos (" + to_string(opts_.phase) + ", " + std::to_string(opts_.video_length) +
-         " frames every " + std::to_string(opts_.sample_rate) + ", short side [" +
-         std::to_string(opts_.jitter_min) + ", " + std::to_string(opts_.jitter_max) + "), " +
+         " frames every " + std::to_string(opts_.sample_rate) + ", short side " + scale + ", " +
          std::to_string(opts_.crop_size) + " px" + v + ", decoder " + decoder_->name() + ")";
 }
 
