@@ -162,6 +162,12 @@ int64_t NonlocalDataset::views() const {
   return multi ? opts_.num_clips * opts_.num_crops : 1;
 }
 
+ViewInfo NonlocalDataset::view_info() const {
+  if (views() == 1) return {};
+  return ViewInfo{views(), std::to_string(opts_.num_clips) + "x" + std::to_string(opts_.num_crops) +
+                               " (clips x crops)"};
+}
+
 const ListEntry& NonlocalDataset::entry(std::size_t index) const {
   if (index >= entries_.size()) {
     throw DataError("sample index " + std::to_string(index) + " out of range for " + list_path_ +

@@ -88,6 +88,8 @@ class NonlocalDataset : public Dataset {
   SampleRef ref(std::size_t index) const override;
   const std::vector<std::string>& skipped_lines() const override { return skipped_; }
   std::string describe() const override;
+  // views() and, with views, "<num_clips>x<num_crops> (clips x crops)" (for logs and results).
+  ViewInfo view_info() const override;
 
   // Views per sample in this phase: num_clips * num_crops in TEST / INFER, else 1.
   int64_t views() const;

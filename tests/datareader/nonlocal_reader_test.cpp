@@ -188,6 +188,8 @@ TEST(NonlocalReader, TestViewsAreClipsTimesCrops) {
   o.num_crops = 3;
   NonlocalDataset ds(write_list(dir, "a.mp4 2\n"), o, dec);
   EXPECT_EQ(ds.views(), 15);
+  EXPECT_EQ(ds.view_info().views, 15);  // what test / infer report
+  EXPECT_EQ(ds.view_info().layout, "5x3 (clips x crops)");
   const Sample s = ds.get(0, 1);
   EXPECT_EQ(s.views, 15);
   const torch::Tensor& v = s.inputs.at("video");
@@ -215,6 +217,7 @@ TEST(NonlocalReader, TestViewsAreClipsTimesCrops) {
   o.jitter_max = 60;
   NonlocalDataset valid(dir.file("list.txt"), o, dec);
   EXPECT_EQ(valid.get(0, 1).views, 1);
+  EXPECT_EQ(valid.view_info().views, 1);
 }
 
 TEST(NonlocalReader, ScalesTheShortSide) {

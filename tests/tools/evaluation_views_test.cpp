@@ -198,6 +198,16 @@ TEST(ViewAggregation, SummaryNamesTheViews) {
   EXPECT_EQ(vc::app::views_summary({30, "10x3 (clips x crops)"}, task, {0, false}),
             "views 10x3 (clips x crops), scores mean of softmax");
   EXPECT_EQ(vc::app::views_summary({6, ""}, task, {0, true}), "views 6, scores sum of softmax");
+  // After the pass: a dataset whose view_info() does not describe its views is reported by the
+  // views its samples carried.
+  std::vector<EvalRow> rows(2);
+  rows[0].views = rows[1].views = 6;
+  EXPECT_EQ(vc::app::views_done("1 view per sample", {1, ""}, rows, task, {}, "T"),
+            "views 6, scores mean of softmax");
+  const std::string s6 = vc::app::views_summary({6, "2x3 (clips x crops)"}, task, {});
+  EXPECT_EQ(vc::app::views_done(s6, {6, "2x3 (clips x crops)"}, rows, task, {}, "T"), s6);
+  EXPECT_EQ(vc::app::views_done("1 view per sample", {1, ""}, {}, task, {}, "T"),
+            "1 view per sample");
 }
 
 }  // namespace

@@ -26,6 +26,17 @@ std::string views_summary(const data::ViewInfo& info, const Task& task, const Vi
                      opts.sum ? "sum" : "mean", task.score_name);
 }
 
+std::string views_done(const std::string& summary, const data::ViewInfo& info,
+                       const std::vector<EvalRow>& rows, const Task& task,
+                       const ViewOptions& view_opts, const std::string& tag) {
+  if (rows.empty() || rows.front().views == info.views) return summary;
+  log_warn(
+      fmt::format("[{}] the dataset's view_info() says {} view(s) per sample, its samples "
+                  "carried {}",
+                  tag, info.views, rows.front().views));
+  return views_summary(data::ViewInfo{rows.front().views, ""}, task, view_opts);
+}
+
 ViewScores aggregate_views(const Task& task, const torch::Tensor& logits, int64_t views, bool sum) {
   if (views < 1 || logits.dim() != 2 || logits.size(0) % views != 0) {
     throw std::invalid_argument("aggregate_views: logits " + c10::str(logits.sizes()) +

@@ -59,6 +59,13 @@ struct EvalRow {
   int64_t views = 1;             ///< views the scores aggregate
 };
 
+/// What test / infer report after the pass: `summary` (views_summary of the dataset's
+/// view_info()) when `info` agrees with the views the rows carried, else (a reader that does not
+/// describe its views) the summary of the rows' view count, with a warning tagged `tag`.
+std::string views_done(const std::string& summary, const data::ViewInfo& info,
+                       const std::vector<EvalRow>& rows, const Task& task,
+                       const ViewOptions& view_opts, const std::string& tag);
+
 /// Runs `model` (eval mode) over every batch of `loader` (epoch 0). When `meter` is given, every
 /// labelled batch updates it with task.loss; when `rows` is given, each sample's top `topk`
 /// classes are appended. Logs a line per `log_interval` batches tagged `tag`. Multi-view

@@ -48,11 +48,12 @@ int run_test(const CliOptions& opts, const Registry& registry) {
   auto meter = entry.task.make_meter(cfg);
   std::vector<EvalRow> rows;
   const ViewOptions view_opts = view_options(ts);
-  const std::string views = views_summary(ds->view_info(), entry.task, view_opts);
+  std::string views = views_summary(ds->view_info(), entry.task, view_opts);
   log_info(fmt::format("[TEST] {} on {}: {} samples, {}", entry.id, ts.s("filelist"), ds->size(),
                        views));
   evaluate(*model, loader, device, entry.task, meter.get(), &rows, entry.task.result_topk,
            opts.log_interval, "TEST", view_opts);
+  views = views_done(views, ds->view_info(), rows, entry.task, view_opts, "TEST");
   log_skips(loader, "[TEST]");
   log_info(fmt::format("[TEST] finished: {} ({} of {} samples evaluated, {})", meter->summary(),
                        meter->count(), ds->size(), views));
@@ -95,11 +96,12 @@ int run_infer(const CliOptions& opts, const Registry& registry) {
   data::Loader loader(ds, lo);
   std::vector<EvalRow> rows;
   const ViewOptions view_opts = view_options(is);
-  const std::string views = views_summary(ds->view_info(), entry.task, view_opts);
+  std::string views = views_summary(ds->view_info(), entry.task, view_opts);
   log_info(fmt::format("[INFER] {} on {}: {} samples, {}", entry.id, is.s("filelist"), ds->size(),
                        views));
   evaluate(*model, loader, device, entry.task, nullptr, &rows, opts.infer_topk, opts.log_interval,
            "INFER", view_opts);
+  views = views_done(views, ds->view_info(), rows, entry.task, view_opts, "INFER");
 
   make_dir(opts.save_dir);
   const std::string out = (fs::path(opts.save_dir) / (entry.id + "_infer.jsonl")).string();
