@@ -78,9 +78,9 @@ void BasicBlockImpl::reset() {
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   torch::Tensor identity = downsample ? downsample->forward(x) : x;  // [B, planes, H/s, W/s]
   if (residual_hook) x = residual_hook(x);                           // [B, C, H, W]
-  torch::Tensor out = torch::relu(bn1(conv1(x)));                    // [B, planes, H/s, W/s]
+  torch::Tensor out = bn1(conv1(x)).relu_();                         // [B, planes, H/s, W/s]
   out = bn2(conv2(out));                                             // [B, planes, H/s, W/s]
-  return torch::relu(out + identity);
+  return out.add_(identity).relu_();                                 // in place, as torchvision
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -104,10 +104,10 @@ void BottleneckImpl::reset() {
 torch::Tensor BottleneckImpl::forward(torch::Tensor x) {
   torch::Tensor identity = downsample ? downsample->forward(x) : x;  // [B, 4*planes, H/s, W/s]
   if (residual_hook) x = residual_hook(x);                           // [B, C, H, W]
-  torch::Tensor out = torch::relu(bn1(conv1(x)));                    // [B, planes, H, W]
-  out = torch::relu(bn2(conv2(out)));                                // [B, planes, H/s, W/s]
+  torch::Tensor out = bn1(conv1(x)).relu_();                         // [B, planes, H, W]
+  out = bn2(conv2(out)).relu_();                                     // [B, planes, H/s, W/s]
   out = bn3(conv3(out));                                             // [B, 4*planes, H/s, W/s]
-  return torch::relu(out + identity);
+  return out.add_(identity).relu_();                                 // in place, as torchvision
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ torch::Tensor ResNetImpl::stem(torch::Tensor x) {
         << ", H, W], got " << x.sizes();
     throw std::invalid_argument(msg.str());
   }
-  return maxpool(torch::relu(bn1(conv1(x))));  // [B, 64, H/4, W/4]
+  return maxpool(bn1(conv1(x)).relu_());  // [B, 64, H/4, W/4]
 }
 
 torch::nn::Sequential& ResNetImpl::stage(int64_t stage_no) {

@@ -71,6 +71,16 @@ class Executables : public ::testing::Test {
 };
 vc::testing::TempDir* Executables::dir_ = nullptr;
 
+// The "class":K values of a results file, in order (the ranking of every sample).
+std::vector<std::string> ranked_classes(const std::string& jsonl) {
+  std::vector<std::string> out;
+  const std::string key = "\"class\":";
+  for (std::size_t p = jsonl.find(key); p != std::string::npos; p = jsonl.find(key, p + 1)) {
+    out.push_back(jsonl.substr(p + key.size(), jsonl.find_first_of(",}", p) - p - key.size()));
+  }
+  return out;
+}
+
 void expect_same_weights(const std::string& a, const std::string& b) {
   auto ca = vc::app::load_checkpoint(a);
   auto cb = vc::app::load_checkpoint(b);
@@ -114,6 +124,17 @@ TEST_F(Executables, TrainTestInferEndToEnd) {
   EXPECT_EQ(std::count(cm.begin(), cm.end(), '\n'), 7);  // header + 6 classes
   EXPECT_NE(read_text(out + "/test_results.jsonl").find("\"topk\":[{\"class\":"),
             std::string::npos);
+  // test runs the fast inference path by default (a batch of 5 and the last one of 1: two
+  // traces); with TEST.fast_inference=false it runs eager and ranks every video the same.
+  EXPECT_NE(r.output.find("fast inference path"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("max |fast - eager|"), std::string::npos) << r.output;
+  const std::string eager_out = path("e2e_test_eager");
+  r = run_command(kBin + "test --model-name=TSN --config=" + config() + " --weights=" + ck +
+                  "/latest.pt --save-dir=" + eager_out + " --set TEST.fast_inference=false");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("eager inference"), std::string::npos) << r.output;
+  EXPECT_EQ(ranked_classes(read_text(out + "/test_results.jsonl")),
+            ranked_classes(read_text(eager_out + "/test_results.jsonl")));
 
   // infer: a missing file on line 2 is reported with its line; the others are still predicted.
   const std::string list = data() + "/infer_with_missing.list";  // beside the clips it names

@@ -43,6 +43,7 @@ int run_test(const CliOptions& opts, const Registry& registry) {
   auto model = entry.make_model(cfg, Mode::kTest);
   load_weights(*model, entry, cfg, weights);
   model->to(device);
+  model = inference_model(model, ts, "[TEST]");
   auto ds = build_dataset(entry, cfg, Mode::kTest);
   data::Loader loader(ds, loader_options(ts, false, opts.seed));
   auto meter = entry.task.make_meter(cfg);
@@ -86,6 +87,7 @@ int run_infer(const CliOptions& opts, const Registry& registry) {
   auto model = entry.make_model(cfg, Mode::kInfer);
   load_weights(*model, entry, cfg, weights);
   model->to(device);
+  model = inference_model(model, is, "[INFER]");
   auto ds = build_dataset(entry, cfg, Mode::kInfer);
   auto lo = loader_options(is, false, opts.seed);
   std::vector<std::string> failures = ds->skipped_lines();

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "models/common/inference.h"
 #include "tools/common/checkpoint.h"
 #include "tools/common/errors.h"
 #include "tools/common/logging.h"
@@ -217,6 +218,19 @@ void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const 
 void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
                   const std::string& path) {
   load_weights(model, entry, cfg, read_weights(entry, path));
+}
+
+models::VideoModelPtr inference_model(models::VideoModelPtr model, const SectionConfig& s,
+                                      const std::string& tag) {
+  if (!s.b("fast_inference")) {
+    log_info(tag + " eager inference (" + s.section + ".fast_inference: false)");
+    return model;
+  }
+  log_info(tag + " fast inference path (" + s.section +
+           ".fast_inference: true; false = eager): traced per input shape, frozen, BN folded" +
+           (at::hasMKLDNN() ? ", oneDNN" : ""));
+  return models::make_fast_inference(std::move(model), {},
+                                     [tag](const std::string& m) { log_info(tag + " " + m); });
 }
 
 void install_sigint_handler() {

@@ -73,6 +73,12 @@ void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const 
 void load_weights(models::VideoModelImpl& model, const ModelEntry& entry, const Config& cfg,
                   const std::string& path);
 
+/// The model test / infer run: wrapped in the fast inference path (models/common/inference.h)
+/// when the mode's section has fast_inference: true (the default), else `model` itself. Logs
+/// with `tag` which path runs. Call after loading the weights.
+models::VideoModelPtr inference_model(models::VideoModelPtr model, const SectionConfig& s,
+                                      const std::string& tag);
+
 /// SIGINT handling of train: the first Ctrl-C sets a flag the loop polls, a second kills.
 void install_sigint_handler();
 void restore_sigint_handler();
