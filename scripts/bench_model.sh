@@ -120,6 +120,17 @@ for (model, t), d in sorted(runs.items()):
            f"{ep:.3f}", f"{fp:.3f}", f"{fc / ep:.2f}x", f"{fc / fp:.2f}x", f"{g:.1f}",
            f"{peak:.1f}", f"{100 * g / peak:.0f} %")
     print("| " + " | ".join(str(v) for v in row) + " |")
+print("\nThe same ratios divided by the ratio of the SGEMM rates each process measured (C++/Python),")
+print("a correction for load that differed between the two processes of a shared machine:")
+for (model, t), d in sorted(runs.items()):
+    peak_ratio = med(d, "cpp:sgemm_gflops") / med(d, "python:sgemm_gflops")
+    tr = med(d, "cpp:train_clips_per_s") / med(d, "python:train_clips_per_s")
+    fe = med(d, "cpp:infer_fast_clips_per_s") / med(d, "python:infer_eager_clips_per_s")
+    fj = med(d, "cpp:infer_fast_clips_per_s") / med(d, "python:infer_fast_clips_per_s")
+    ee = med(d, "cpp:infer_eager_clips_per_s") / med(d, "python:infer_eager_clips_per_s")
+    print(f"  {model} {t} thread(s): SGEMM C++/Py {peak_ratio:.2f}; train {tr / peak_ratio:.2f}x, "
+          f"eager/Py eager {ee / peak_ratio:.2f}x, fast/Py eager {fe / peak_ratio:.2f}x, "
+          f"fast/Py jit {fj / peak_ratio:.2f}x")
 print("\nclips/s, medians over", max(len(v) for d in runs.values() for v in d.values()),
       "run(s); raw RESULT lines:", sys.argv[1])
 PYEOF

@@ -4,10 +4,10 @@
 // For each new input signature (names, dtypes, shapes and device of the ModelInput tensors) the
 // wrapped model is traced once (torch::jit::tracer::trace, with its parameters and buffers as
 // attributes of a torch::jit::Module), then torch::jit::freeze (parameters become constants,
-// every eval-mode BatchNorm{1,2,3}d that follows a conv is folded into it, dropout in eval mode
-// disappears) and torch::jit::optimize_for_inference (conv + add + relu fused, convolutions and
-// their activations converted to oneDNN's blocked layouts when LibTorch has MKLDNN: no layout
-// copies between layers). The first batch of each signature is also run eagerly and the two
+// every eval-mode BatchNorm{1,2,3}d that follows a conv is folded into it, eval-mode dropout
+// becomes a constant) and torch::jit::optimize_for_inference (convolutions and their activations
+// converted to oneDNN ops and blocked layouts when LibTorch has MKLDNN: no layout copies between
+// layers). The first batch of each signature is also run eagerly and the two
 // outputs must agree within `tolerance`; otherwise that signature stays eager. Measured on
 // TSN-ResNet-50 (docs/benchmarks.md): see "Model throughput".
 //
@@ -45,8 +45,8 @@ struct FastInferenceOptions {
   /// Compare with the eager model on the first batch of each signature (costs one eager forward
   /// per signature).
   TORCH_ARG(bool, verify) = true;
-  /// Run torch::jit::optimize_for_inference after freezing (oneDNN layouts, conv-add-relu
-  /// fusion); false = freeze only (BN folding, constant propagation).
+  /// Run torch::jit::optimize_for_inference after freezing (oneDNN layouts and ops); false =
+  /// freeze only (BN folding, constant propagation).
   TORCH_ARG(bool, optimize) = true;
   /// Distinct input signatures traced at most; further ones run eager.
   TORCH_ARG(int64_t, max_signatures) = 8;

@@ -9,7 +9,8 @@ Usage (scripts/bench_model.sh passes the input sizes the C++ program read from t
 Networks:
   TSN   torchvision's resnet50 per segment (fc removed), mean over segments, Linear(2048, C):
         [N, T, 3, H, W] -> [N, C], the network of models/tsn at seglen 1.
-  other tests/reference/<id lower-case>_reference.py, which must define
+  other tests/reference/<id lower-case>_reference.py (else tests/models/<id>_reference.py), which
+        must define
             build_model(num_classes: int, mode: str) -> torch.nn.Module
         (mode "train" or "test": the options of that config section, e.g. segment counts) whose
         forward takes the one input tensor of the shape given here and returns logits [N, C].
@@ -68,9 +69,17 @@ class TSN(torch.nn.Module):
 def build(model_id, num_classes, mode):
     if model_id.upper() == "TSN":
         return TSN(num_classes), "torchvision resnet50 TSN"
-    path = os.path.join(ROOT, "tests", "reference", model_id.lower() + "_reference.py")
-    if not os.path.exists(path):
-        return None, path
+    # tests/reference/<id>_reference.py, else the parity script tests/models/<id>_reference.py,
+    # provided it defines build_model (checked in the text first: the parity scripts run their
+    # work at import).
+    path = None
+    for folder in ("reference", "models"):
+        p = os.path.join(ROOT, "tests", folder, model_id.lower() + "_reference.py")
+        if os.path.exists(p) and "def build_model(" in open(p).read():
+            path = p
+            break
+    if path is None:
+        return None, f"no build_model in tests/{{reference,models}}/{model_id.lower()}_reference.py"
     spec = importlib.util.spec_from_file_location(model_id.lower() + "_reference", path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(path))
