@@ -62,4 +62,53 @@ TEST(ModelInfo, TsnCountMatchesTheSpec) {
   EXPECT_EQ(tool_count("TSN"), resnet50_trunk(3) + 2048 * 400 + 400);
 }
 
+TEST(ModelInfo, TsmCountMatchesTheSpec) {
+  // §6.6: TSN's network; the temporal shift and the dropout have no parameters.
+  EXPECT_EQ(tool_count("TSM"), resnet50_trunk(3) + 2048 * 400 + 400);
+}
+
+TEST(ModelInfo, StnetCountMatchesTheSpec) {
+  // §6.7: the trunk with conv1 [64, 15, 7, 7] (seglen 5).
+  int64_t n = resnet50_trunk(3 * 5);
+  // Temporal blocks after res3 / res4: conv3d C->C kernel (3,1,1) with bias + BN(C).
+  for (int64_t c : {512, 1024}) n += c * c * 3 + c + 2 * c;
+  // Temporal Xception block.
+  n += 2 * 2048;                 // xception_bn BN(2048)
+  n += 2048 * 1 * 3 * 1 + 2048;  // xception_att_conv depthwise [2048, 1, 3, 1] + bias
+  n += 2048 * 1024 + 1024;       // xception_att_2 1x1 2048 -> 1024 + bias
+  n += 2 * 1024;                 // xception_bndw BN(1024)
+  n += 1024 * 1 * 3 * 1 + 1024;  // xception_att1 depthwise [1024, 1, 3, 1] + bias
+  n += 1024 * 1024 + 1024;       // xception_att1_2 1x1 1024 -> 1024 + bias
+  n += 2048 * 1024 + 1024;       // xception_dw shortcut 1x1 2048 -> 1024 + bias
+  n += 2 * 1024;                 // xception_bn2 BN(1024)
+  n += 1024 * 400 + 400;         // fc_0
+  EXPECT_EQ(tool_count("STNET"), n);
+}
+
+TEST(ModelInfo, NonlocalCountMatchesTheSpec) {
+  // §6.8: C2D ResNet-50: every kernel has temporal extent 1, so the trunk has the 2-D count.
+  int64_t n = resnet50_trunk(3);
+  // Non-local block on C channels, C' = C / 2: theta, phi, g (C -> C', with bias), out (C' -> C,
+  // with bias), BN(C).
+  auto block = [](int64_t c) {
+    const int64_t ci = c / 2;
+    return 3 * (c * ci + ci) + ci * c + c + 2 * c;
+  };
+  n += 2 * block(512) + 3 * block(1024);  // res3 blocks 1, 3; res4 blocks 1, 3, 5
+  n += 2048 * 400 + 400;                  // pred
+  EXPECT_EQ(tool_count("NONLOCAL"), n);
+  // I3D (video_arc_choice 2): conv1 temporal kernel 5, branch2a kernel 3 where use_temp_conv.
+  int64_t i3d = n + 64 * 3 * 7 * 7 * 4;  // conv1 [64, 3, 5, 7, 7]
+  const int64_t widths[4] = {64, 128, 256, 512};
+  const int64_t temp[4][6] = {{1, 1, 1}, {1, 0, 1, 0}, {1, 0, 1, 0, 1, 0}, {0, 1, 0}};
+  const int64_t blocks[4] = {3, 4, 6, 3};
+  for (int s = 0; s < 4; ++s) {
+    for (int64_t b = 0; b < blocks[s]; ++b) {
+      const int64_t cin = b == 0 ? (s == 0 ? 64 : 2 * widths[s]) : 4 * widths[s];
+      if (temp[s][b]) i3d += widths[s] * cin * 2;  // branch2a [C, Cin, 3, 1, 1]: 2 more taps
+    }
+  }
+  EXPECT_EQ(tool_count("NONLOCAL", "--set MODEL.video_arc_choice=2"), i3d);
+}
+
 }  // namespace
