@@ -128,13 +128,24 @@ TEST(Cli, ResolveErrors) {
     EXPECT_NE(std::string(e.what()).find("/no/such/config.yaml"), std::string::npos);
   }
   vc::testing::TempDir dir;
-  vc::testing::write_text(dir / "other.yaml", "MODEL:\n  name: TSM\n");
+  vc::testing::write_text(dir / "other.yaml", "MODEL:\n  name: SLOWFAST\n");
   o->config = dir / "other.yaml";
   try {
     vc::app::resolve_config(*o);
     FAIL();
   } catch (const vc::app::ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown model name 'TSM'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("unknown model name 'SLOWFAST'"), std::string::npos);
+  }
+  // A known network that is not the one asked for.
+  vc::testing::write_text(dir / "tsm.yaml", "MODEL:\n  name: TSM\n");
+  o->config = dir / "tsm.yaml";
+  try {
+    vc::app::resolve_config(*o);
+    FAIL();
+  } catch (const vc::app::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("--model-name=tsn does not agree with MODEL.name 'TSM'"),
+              std::string::npos)
+        << e.what();
   }
 }
 
