@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libfmt-dev libhdf5-dev libprotobuf-dev protobuf-compiler
   googletest libgtest-dev
   python3-torch python3-torchvision python3-opencv python3-numpy python3-pil
+  python3-protobuf python3-h5py
 )
 missing=()
 for p in "${packages[@]}"; do

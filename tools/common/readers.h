@@ -29,4 +29,17 @@ const KeyTable& nonlocal_reader_keys();
 std::shared_ptr<const data::Dataset> make_nonlocal_dataset(const Config& cfg, Mode mode,
                                                            const std::string& list);
 
+/// YouTube-8M features (spec §3.1; Attention Cluster, Attention LSTM, NeXtVLAD): list files of
+/// TFRecord shards (frame-level SequenceExample), HDF5 shards written by tools/yt8m_convert, or
+/// the original's .pkl files, told apart per list entry. Keys (MODEL scope, network rows override
+/// the defaults): `max_frames` (300: truncation), `dequantize` (true: x*4/255 + 4/512 - 2;
+/// false: the raw 0..255 values as float, NeXtVLAD dequantizes in the graph), `seg_num` (0: all
+/// frames, padded batches with "mask" / "lengths"; > 0: that many frames sampled as Attention
+/// Cluster does), `eval_sampling` (`center` | `random`: the sampling of seg_num outside training).
+const KeyTable& feature_reader_keys();
+/// A FeatureDataset over `list` for `mode`: inputs {"rgb": float32 [T, 1024], "audio": float32
+/// [T, 128]}, multi-hot targets over MODEL.num_classes; collated padded with "mask" [N, T] and
+/// "lengths" [N] when seg_num is 0.
+std::shared_ptr<const data::Dataset> make_feature_dataset(const Config& cfg, Mode mode,
+                                                          const std::string& list);
 }  // namespace vc::app

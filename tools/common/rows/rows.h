@@ -59,6 +59,13 @@ WeightFamily pytorch_tsm_family();
 /// `cls_head.fc_cls.*`, under "state_dict" (with "meta"). The TSM family implies
 /// MODEL.shift_direction=torch and MODEL.dropout_impl=upscale_in_train; the TSN one nothing.
 WeightFamily mmaction2_resnet_family(bool shifted);
+// --- shared by the rows of the YouTube-8M networks ------------------------------------------
+/// Two samples of YouTube-8M features as the feature reader yields them under the config's
+/// MODEL.seg_num / MODEL.dequantize (readers.h feature_reader_keys): {"rgb" [2, T, 1024],
+/// "audio" [2, T, 128]} with T = seg_num, or, with seg_num 0, lengths 7 and 4 zero-padded to 7
+/// with "mask" [2, 7] and "lengths" [2].
+models::ModelInput yt8m_example(const Config& cfg, Mode mode);
+
 // --- StNet (tools/common/rows/stnet.cpp), exposed for its tests -----------------------------
 
 /// The Paddle auto names of StNet's two temporal BN layers, `batch_norm_<first>` and

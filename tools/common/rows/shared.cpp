@@ -80,6 +80,27 @@ models::ModelInput kinetics_example(const Config& cfg, Mode mode) {
   return models::ModelInput(torch::randn({2, s.i("seg_num"), 3 * s.i("seglen"), 32, 32}));
 }
 
+models::ModelInput yt8m_example(const Config& cfg, Mode mode) {
+  const int64_t seg_num = cfg.model.i("seg_num");
+  const bool dequantize = cfg.model.b("dequantize");
+  // Quantized-looking values: integers 0..255, dequantized as the reader does when asked.
+  auto features = [&](int64_t t, int64_t width) {
+    torch::Tensor x = torch::randint(0, 256, {2, t, width}, torch::kFloat32);
+    return dequantize ? x * (4.0 / 255.0) + (4.0 / 512.0 - 2.0) : x;
+  };
+  if (seg_num > 0)  // fixed-length samples, stacked
+    return models::ModelInput(
+        {{"rgb", features(seg_num, 1024)}, {"audio", features(seg_num, 128)}});
+  // Variable length: sample 0 has 7 frames, sample 1 has 4 (zero padding after them).
+  const int64_t t_max = 7;
+  torch::Tensor lengths = torch::tensor({int64_t{7}, int64_t{4}});
+  torch::Tensor mask =
+      (torch::arange(t_max).unsqueeze(0) < lengths.unsqueeze(1)).to(torch::kFloat32);
+  torch::Tensor rgb = features(t_max, 1024) * mask.unsqueeze(2);   // [2, 7, 1024]
+  torch::Tensor audio = features(t_max, 128) * mask.unsqueeze(2);  // [2, 7, 128]
+  return models::ModelInput({{"rgb", rgb}, {"audio", audio}, {"mask", mask}, {"lengths", lengths}});
+}
+
 namespace {
 
 // True when one of `keys` fully matches `regex`.
