@@ -74,7 +74,8 @@ std::vector<double> class_average_precisions(const at::Tensor& scores, const at:
 /// Hit@1, PERR and loss are means over videos (loss weighted by batch size). GAP and the class
 /// APs use every update() since reset(): the result equals one update() with all the videos.
 /// Memory: 4 bytes per (video, top-k class) pair (score and label packed), e.g. ~90 MB for the
-/// 1.1 M videos of YouTube-8M validate at top 20, never a dense [N, C]. Not thread-safe.
+/// 1.1 M videos of YouTube-8M validate at top 20 (up to twice that while vectors grow), never a
+/// dense [N, C]. Not thread-safe.
 class Youtube8mMeter : public Meter {
  public:
   /// num_classes >= 1 (3862 for YouTube-8M 2018), top_k >= 1 (clamped to num_classes);
