@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "datareader/errors.h"
@@ -129,6 +130,7 @@ struct RecordReader::State {
   std::FILE* file = nullptr;
   uint64_t size = 0;      // file size at open
   uint64_t pos = 0;       // offset of the next header
+  uint64_t file_pos = 0;  // the FILE's position
   std::size_t index = 0;  // index of the next record
   bool ended = false;
   std::vector<RecordIssue> issues;
@@ -138,14 +140,26 @@ struct RecordReader::State {
     issues.push_back({idx, offset, reason, at_record(path, idx, offset) + reason + what});
   }
   // Reads exactly n bytes at `offset`; false (and a "read error" issue, end of file) otherwise.
+  // Seeks only when needed (sequential reading keeps stdio's buffer).
   bool read_at(uint64_t offset, void* out, std::size_t n) {
-    if (fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0 ||
-        std::fread(out, 1, n, file) != n) {
-      report(index, offset, "read error", std::string(" (") + std::strerror(errno) + ")");
-      ended = true;
-      return false;
+    if (offset != file_pos && fseeko(file, static_cast<off_t>(offset), SEEK_SET) != 0) {
+      return fail_read(offset);
     }
+    file_pos = offset;
+    return read(out, n, offset);
+  }
+  // Reads n bytes at the current position (part of the record at `offset`).
+  bool read(void* out, std::size_t n, uint64_t offset) {
+    if (n > 0 && std::fread(out, 1, n, file) != n) return fail_read(offset);
+    file_pos += n;
     return true;
+  }
+  bool fail_read(uint64_t offset) {
+    report(index, offset, "read error",
+           std::string(" (") + (std::ferror(file) ? std::strerror(errno) : "unexpected end") + ")");
+    ended = true;
+    file_pos = UINT64_MAX;  // unknown: seek next time
+    return false;
   }
   // True when the 12 bytes at h are a header whose length CRC checks out.
   static bool header_ok(const unsigned char* h, uint64_t* length) {
@@ -233,16 +247,7 @@ bool RecordReader::next(std::string* record, std::size_t* index) {
     }
     record->resize(static_cast<std::size_t>(length));
     unsigned char footer[kFooterBytes];
-    if (length > 0 && std::fread(record->data(), 1, record->size(), s.file) != record->size()) {
-      s.report(s.index, at, "read error", std::string(" (") + std::strerror(errno) + ")");
-      s.ended = true;
-      break;
-    }
-    if (std::fread(footer, 1, kFooterBytes, s.file) != kFooterBytes) {
-      s.report(s.index, at, "read error", std::string(" (") + std::strerror(errno) + ")");
-      s.ended = true;
-      break;
-    }
+    if (!s.read(record->data(), record->size(), at) || !s.read(footer, kFooterBytes, at)) break;
     s.pos = at + kHeaderBytes + length + kFooterBytes;
     const std::size_t idx = s.index++;
     if (mask_crc(crc32c(record->data(), record->size())) != load_le32(footer)) {

@@ -277,6 +277,13 @@ TEST(Yt8mRecords, BadVideoLevelRecordsGiveAShortClearReason) {
   ex = good_example();
   (*ex.mutable_features()->mutable_feature())["id"].mutable_bytes_list()->add_value("two");
   EXPECT_EQ(reason_of(ex, Level::kVideo), "feature 'id' has 2 values, expected 1");
+  // A key that is not UTF-8 is one more unknown feature (proto2 strings: no parse failure, and
+  // no log line outside debug builds).
+  ex = good_example();
+  (*ex.mutable_features()->mutable_feature())[std::string("\xff\xfe")]
+      .mutable_int64_list()
+      ->add_value(1);
+  EXPECT_EQ(reason_of(ex, Level::kVideo), "<no RecordError>");
   // No 'labels' at all: an unlabelled video (the test split), not an error.
   ex = good_example();
   ex.mutable_features()->mutable_feature()->erase("labels");

@@ -9,6 +9,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/temp_dir.h"
@@ -320,6 +323,140 @@ TEST_F(Executables, PaddleWeightsTestAndConvert) {
                   path("paddle_tsn50") + " --save-dir=" + path("pd50") + " --threads=1");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("res2a_branch2c_weights"), std::string::npos) << r.output;
+}
+
+// The words of a log line after `marker`, split on blanks.
+std::vector<std::string> words_after(const std::string& line, const std::string& marker) {
+  std::istringstream in(line.substr(line.find(marker) + marker.size()));
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// `name value name value ...` from words[from] up to a word starting with `stop` (or the end).
+std::vector<std::pair<std::string, double>> name_values(const std::vector<std::string>& words,
+                                                        std::size_t from, const std::string& stop) {
+  std::vector<std::pair<std::string, double>> out;
+  for (std::size_t i = from; i + 1 < words.size() && words[i].rfind(stop, 0) != 0; i += 2)
+    out.emplace_back(words[i], std::stod(words[i + 1]));
+  return out;
+}
+
+// Training writes TensorBoard events under <save_dir>/tensorboard; an independent Python reader
+// (tests/integration/read_tfevents.py: its own TFRecord framing + python3-protobuf) finds one
+// event per logged step and metric with the values the log printed, per-epoch train and
+// validation metrics, and nothing when TRAIN.tensorboard is false.
+TEST_F(Executables, TensorBoardEventsMatchTheLog) {
+  const std::string ck = path("tb");
+  auto r = run_command(train_cmd(ck));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(ck + "/tensorboard"))
+    files.push_back(e.path().string());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(fs::path(files[0]).filename().string().rfind("events.out.tfevents.", 0), 0u)
+      << files[0];
+  EXPECT_NE(r.output.find("TensorBoard events: " + files[0]), std::string::npos) << r.output;
+  auto py = run_command("/usr/bin/python3 " VC_SOURCE_DIR "/tests/integration/read_tfevents.py " +
+                        files[0]);
+  if (py.exit_code == 77) GTEST_SKIP() << py.output;
+  ASSERT_EQ(py.exit_code, 0) << py.output;
+  std::vector<nlohmann::json> events;
+  {
+    std::istringstream in(py.output);
+    for (std::string l; std::getline(in, l);)
+      if (!l.empty()) events.push_back(nlohmann::json::parse(l));
+  }
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events[0].value("file_version", ""), "brain.Event:2");
+
+  // The log: "[TRAIN] epoch E/2 iter I/NB loss X top1 ... lr L data ...", one per step
+  // (--log-interval=1), then "[TRAIN] epoch E finished: loss X ..." and "[VALID] epoch E: ...".
+  std::vector<std::vector<std::pair<std::string, double>>> steps;  // logged values + lr
+  std::map<int, std::vector<std::pair<std::string, double>>> epoch_train, epoch_valid;
+  std::istringstream log(r.output);
+  for (std::string l; std::getline(log, l);) {
+    if (l.find("[TRAIN] epoch ") != std::string::npos && l.find(" iter ") != std::string::npos) {
+      const auto w = words_after(l, "[TRAIN] epoch ");  // E/2 iter I/NB loss X ... lr L data ...
+      auto v = name_values(w, 3, "lr");
+      const auto lr = std::find(w.begin(), w.end(), "lr");
+      ASSERT_NE(lr, w.end()) << l;
+      v.emplace_back("lr", std::stod(*(lr + 1)));
+      steps.push_back(v);
+    } else if (l.find(" finished: ") != std::string::npos &&
+               l.find("[TRAIN] epoch ") != std::string::npos) {
+      const auto w = words_after(l, "[TRAIN] epoch ");  // E finished: loss X ... (N samples)
+      epoch_train[std::stoi(w[0])] = name_values(w, 2, "(");
+    } else if (l.find("[VALID] epoch ") != std::string::npos) {
+      const auto w = words_after(l, "[VALID] epoch ");  // E: loss X ... (N samples)
+      epoch_valid[std::stoi(w[0])] = name_values(w, 1, "(");
+    }
+  }
+  ASSERT_GT(steps.size(), 2u) << r.output;
+  ASSERT_EQ(epoch_train.size(), 2u) << r.output;
+  ASSERT_FALSE(epoch_valid.empty()) << r.output;
+
+  // Printed precision: the loss with 6 decimals, metrics with 2, lr with 6 significant digits;
+  // TensorBoard stores float32.
+  auto close = [](const std::string& name, double logged, double event) {
+    const double tol = (name.find("loss") != std::string::npos ? 5e-7
+                        : name.find("lr") != std::string::npos ? 5e-6 * std::abs(logged)
+                                                               : 5e-3) +
+                       1e-6 * std::abs(logged);
+    return std::abs(logged - event) <= tol;
+  };
+  // Events by (tag, step), in file order.
+  std::map<std::string, std::vector<std::pair<int64_t, double>>> by_tag;
+  for (std::size_t i = 1; i < events.size(); ++i) {
+    ASSERT_TRUE(events[i].contains("tag")) << events[i].dump();
+    by_tag[events[i]["tag"].get<std::string>()].emplace_back(events[i]["step"].get<int64_t>(),
+                                                             events[i]["value"].get<double>());
+  }
+  for (const auto& [name, value] : steps[0]) {
+    const std::string tag = "train/" + name;
+    ASSERT_EQ(by_tag[tag].size(), steps.size()) << tag;
+    for (std::size_t s = 0; s < steps.size(); ++s) {
+      EXPECT_EQ(by_tag[tag][s].first, static_cast<int64_t>(s)) << tag;  // the global step
+      const auto logged = std::find_if(steps[s].begin(), steps[s].end(),
+                                       [&](const auto& kv) { return kv.first == name; });
+      ASSERT_NE(logged, steps[s].end()) << name << " missing in logged step " << s;
+      EXPECT_TRUE(close(name, logged->second, by_tag[tag][s].second))
+          << tag << " step " << s << ": log " << logged->second << ", event "
+          << by_tag[tag][s].second;
+    }
+  }
+  EXPECT_EQ(by_tag.count("train/loss"), 1u);
+  EXPECT_EQ(by_tag.count("train/lr"), 1u);
+  for (const auto& [prefix, per_epoch] : {std::make_pair(std::string("epoch/train_"), epoch_train),
+                                          std::make_pair(std::string("valid/"), epoch_valid)}) {
+    for (const auto& [name, value] : per_epoch.begin()->second) {
+      const auto& ev = by_tag[prefix + name];
+      ASSERT_EQ(ev.size(), per_epoch.size()) << prefix + name;
+      std::size_t k = 0;
+      for (const auto& [epoch, values] : per_epoch) {
+        EXPECT_EQ(ev[k].first, epoch) << prefix + name;
+        const auto logged = std::find_if(values.begin(), values.end(),
+                                         [&](const auto& kv) { return kv.first == name; });
+        ASSERT_NE(logged, values.end());
+        EXPECT_TRUE(close(name, logged->second, ev[k].second))
+            << prefix + name << " epoch " << epoch << ": log " << logged->second << ", event "
+            << ev[k].second;
+        ++k;
+      }
+    }
+  }
+  // Every tag is one of those checked above.
+  const std::size_t per_step = steps[0].size();
+  const std::size_t per_train_epoch = epoch_train.begin()->second.size();
+  const std::size_t per_valid = epoch_valid.begin()->second.size();
+  EXPECT_EQ(events.size() - 1, steps.size() * per_step + epoch_train.size() * per_train_epoch +
+                                   epoch_valid.size() * per_valid);
+
+  // Disabled: no folder.
+  r = run_command(train_cmd(path("tb_off"), "--epoch=1 --set TRAIN.tensorboard=false"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(fs::exists(path("tb_off") + "/tensorboard"));
+  EXPECT_EQ(r.output.find("TensorBoard events"), std::string::npos);
 }
 
 }  // namespace

@@ -412,6 +412,7 @@ const KeyTable& common_keys() {
           key("total_videos", S::kTrain, int64_t{0}, 0, 1e12, {}, "samples per epoch for the LR boundaries: step = int(total_videos / batch_size + 1) iterations per epoch; 0 = the TRAIN list's size"),
           key("warmup_epochs", S::kTrain, 0.0, 0, 1e6, {}, "linear LR warmup length in epochs (0 = none; not in the original)"),
           key("warmup_start_factor", S::kTrain, 0.1, 0, 1, {}, "warmup starts at learning_rate * this factor"),
+          key("tensorboard", S::kTrain, true, -kInf, kInf, {}, "write TensorBoard event files under `<save_dir>/tensorboard`: per logged step (x = global iteration) train/loss, train/<metric>, train/lr; per epoch (x = epoch) epoch/train_<metric> and valid/<metric>; view with `tensorboard --logdir <save_dir>/tensorboard`"),
           key("keep_checkpoints", S::kTrain, int64_t{3}, 0, 1e6, {}, "per-epoch checkpoints kept (the newest ones; best.pt and latest.pt are kept apart); 0 = keep all"),
           key("fast_inference", S::kShared, true, -kInf, kInf, {}, "test / infer: run the network through the fast inference path (models/common/inference.h: traced per input shape, frozen, BN folded into the convs, oneDNN layouts; checked against eager within 1e-3 on the first batch of each shape, eager where a trace does not apply); false = eager"),
       },

@@ -2,6 +2,7 @@
 // groups), with validation, "best" by the task's primary metric, exact resume and SIGINT.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -15,6 +16,7 @@
 #include "tools/common/runner.h"
 #include "tools/common/runtime.h"
 #include "tools/common/state_dict.h"
+#include "tools/common/tensorboard.h"
 
 namespace vc::app {
 namespace {
@@ -164,6 +166,17 @@ int run_train(const CliOptions& opts, const Registry& registry) {
   const std::size_t nb = train_loader.batches_per_epoch();
   log_info(fmt::format("training {} for {} epoch(s): {} samples, {} batches of {} per epoch",
                        entry.id, epochs, train_ds->size(), nb, tr.i("batch_size")));
+  std::unique_ptr<TensorBoardWriter> tb;
+  if (tr.b("tensorboard")) {
+    tb = std::make_unique<TensorBoardWriter>((fs::path(opts.save_dir) / "tensorboard").string());
+    log_info("TensorBoard events: " + tb->path() + " (TRAIN.tensorboard)");
+  }
+  // Scalars of one step or epoch: `prefix` + each meter value (the loss included).
+  auto tb_values = [](const metrics::Meter& m, const std::string& prefix) {
+    std::vector<std::pair<std::string, double>> out;
+    for (const auto& [k, v] : m.values()) out.emplace_back(prefix + k, v);
+    return out;
+  };
   install_sigint_handler();
   double ema_batch = 0.0;
   const std::string ckpt_prefix = (fs::path(opts.save_dir) / entry.id).string();
@@ -192,7 +205,7 @@ int run_train(const CliOptions& opts, const Registry& registry) {
       loss.backward();
       const double lr = schedule.at(st.global_step);
       optimizer->step(lr);
-      ++st.global_step;
+      const int64_t step = st.global_step++;
       const double loss_v = loss.item<double>();
       const torch::Tensor cpu_logits = logits.detach().to(torch::kCPU);
       epoch_meter->update(cpu_logits, batch->target, loss_v);
@@ -211,6 +224,15 @@ int run_train(const CliOptions& opts, const Registry& registry) {
             "clips/s ETA {}",
             epoch, epochs, it, nb, bm->summary(), lr, data_time, batch_time, clips_s,
             format_duration(remaining)));
+        if (tb) {
+          auto scalars = tb_values(*bm, "train/");
+          if (std::none_of(scalars.begin(), scalars.end(),
+                           [](const auto& kv) { return kv.first == "train/loss"; }))
+            scalars.insert(scalars.begin(), {"train/loss", loss_v});
+          scalars.emplace_back("train/lr", lr);
+          tb->add_scalars(scalars, step);
+          tb->flush();
+        }
       } else {
         progress(
             fmt::format("[TRAIN] epoch {} iter {}/{} loss {:.4f} lr {:.4g} {:.1f} clips/s ETA {}",
@@ -239,6 +261,7 @@ int run_train(const CliOptions& opts, const Registry& registry) {
         "[TRAIN] epoch {} finished: {} ({} samples), {}, average batch time {:.3f}s", epoch,
         epoch_meter->summary(), epoch_meter->count(), format_duration(seconds_since(t_epoch)),
         it > 0 ? sum_batch / static_cast<double>(it) : 0.0));
+    if (tb) tb->add_scalars(tb_values(*epoch_meter, "epoch/train_"), epoch);
 
     bool improved = false;
     if (valid_loader && (epoch + 1) % opts.valid_interval == 0) {
@@ -247,12 +270,14 @@ int run_train(const CliOptions& opts, const Registry& registry) {
                "VALID", view_options(cfg.section(Mode::kValid)));
       log_skips(*valid_loader, "[VALID]");
       log_info(fmt::format("[VALID] epoch {}: {} ({} samples)", epoch, vm->summary(), vm->count()));
+      if (tb) tb->add_scalars(tb_values(*vm, "valid/"), epoch);
       const double v = vm->value(st.best_name);
       if (v > st.best) {
         st.best = v;
         improved = true;
       }
     }
+    if (tb) tb->flush();
     st.epoch = epoch + 1;
     const std::string epoch_path = fmt::format("{}_epoch{}.pt", ckpt_prefix, epoch);
     save_checkpoint(epoch_path,
