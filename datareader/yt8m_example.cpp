@@ -1,5 +1,7 @@
 #include "datareader/yt8m_example.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
 
 #include <cstring>
@@ -188,8 +190,24 @@ Level detect_level(const std::string& bytes) {
   return seq.feature_lists().feature_list_size() > 0 ? Level::kFrame : Level::kVideo;
 }
 
-std::string serialize(const VideoRecord& video) {
+namespace {
+
+// Map fields (the feature maps) serialised in key order, so that the same record always gives the
+// same bytes (plain SerializeToString follows the hash map's order).
+std::string serialize_deterministic(const google::protobuf::MessageLite& msg) {
   std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    msg.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string serialize(const VideoRecord& video) {
   if (!video.frame_level()) {
     tensorflow::Example ex;
     tensorflow::Features* f = ex.mutable_features();
@@ -197,8 +215,7 @@ std::string serialize(const VideoRecord& video) {
     set_int64s(f, "labels", video.labels);
     set_floats(f, "mean_rgb", video.mean_rgb, kRgbWidth);
     set_floats(f, "mean_audio", video.mean_audio, kAudioWidth);
-    ex.SerializeToString(&out);
-    return out;
+    return serialize_deterministic(ex);
   }
   if (video.num_frames < 0) fail("cannot write a negative frame count");
   tensorflow::SequenceExample seq;
@@ -206,8 +223,7 @@ std::string serialize(const VideoRecord& video) {
   set_int64s(seq.mutable_context(), "labels", video.labels);
   set_frames(seq.mutable_feature_lists(), "rgb", video.rgb, video.num_frames, kRgbWidth);
   set_frames(seq.mutable_feature_lists(), "audio", video.audio, video.num_frames, kAudioWidth);
-  seq.SerializeToString(&out);
-  return out;
+  return serialize_deterministic(seq);
 }
 
 }  // namespace vc::data::yt8m

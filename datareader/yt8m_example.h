@@ -46,7 +46,8 @@ VideoRecord parse(const std::string& bytes, Level level);
 /// it is neither message.
 Level detect_level(const std::string& bytes);
 
-/// The serialized message for `video` (frame level when video.frame_level()).
+/// The serialized message for `video` (frame level when video.frame_level()); deterministic:
+/// the feature maps are written in key order.
 std::string serialize(const VideoRecord& video);
 
 }  // namespace vc::data::yt8m

@@ -78,10 +78,10 @@ std::string shape_text(const torch::Tensor& t) {
 }
 
 // The row's example input for `mode` at the benchmark size: batch `batch`, spatial sizes
-// target_size (inputs of 4+ dims in a section that has the key), random normal values (integer
-// inputs such as lengths repeat the example's first sample). Variable-length inputs (the example
-// has "lengths", e.g. the YouTube-8M networks) get MODEL.max_frames steps when the config has
-// that key, every sample full length ("mask" all ones, "lengths" = max_frames): the worst case
+// target_size or crop_size (inputs of 4+ dims in a section that has the key), random normal values
+// (integer inputs such as lengths repeat the example's first sample). Variable-length inputs (the
+// example has "lengths", e.g. the YouTube-8M networks) get MODEL.max_frames steps when the config
+// has that key, every sample full length ("mask" all ones, "lengths" = max_frames): the worst case
 // the reader produces.
 vc::models::ModelInput bench_input(const ModelEntry& entry, const Config& cfg, Mode mode,
                                    int64_t batch) {
@@ -105,8 +105,12 @@ vc::models::ModelInput bench_input(const ModelEntry& entry, const Config& cfg, M
       out.set(name, torch::full({batch}, steps, t.options()));
     } else if (t.is_floating_point()) {
       if (variable && sizes.size() >= 2) sizes[1] = steps;
-      if (sizes.size() >= 4 && s.has("target_size")) {
-        sizes[sizes.size() - 1] = sizes[sizes.size() - 2] = s.i("target_size");
+      // Spatial size: the section's target_size (Kinetics readers) or crop_size (Non-local).
+      const char* size_key = s.has("target_size") ? "target_size"
+                             : s.has("crop_size") ? "crop_size"
+                                                  : nullptr;
+      if (sizes.size() >= 4 && size_key) {
+        sizes[sizes.size() - 1] = sizes[sizes.size() - 2] = s.i(size_key);
       }
       out.set(name, torch::randn(sizes, t.options()));
     } else {

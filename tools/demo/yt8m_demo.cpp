@@ -21,6 +21,10 @@ namespace {
 
 constexpr int kRgb = 1024;
 constexpr int kAudio = 128;
+// Quantized units: a label adds +-kSignal on its signature dims; frames carry N(0, kNoise) noise
+// around a per-video offset N(128, 10).
+constexpr float kSignal = 14.0f;
+constexpr float kNoise = 24.0f;
 
 // SplitMix64 (the datareader's mixer), as make_demo_data's Rng.
 class Rng {
@@ -145,19 +149,20 @@ void write_yt8m_demo(const Yt8mDemoOptions& o) {
       for (int f = 0; f < t; ++f) {
         for (int d = 0; d < kRgb; ++d)
           rgb[static_cast<size_t>(f) * kRgb + d] =
-              off_rgb[d] + 16.0f * static_cast<float>(rng.normal());
+              off_rgb[d] + kNoise * static_cast<float>(rng.normal());
         for (int d = 0; d < kAudio; ++d)
           audio[static_cast<size_t>(f) * kAudio + d] =
-              off_audio[d] + 16.0f * static_cast<float>(rng.normal());
+              off_audio[d] + kNoise * static_cast<float>(rng.normal());
       }
       for (int64_t l : labels) {
         ++label_count[l];
         const int run = std::max(1, static_cast<int>(std::ceil(t * (0.4 + 0.6 * rng.uniform()))));
         const int start = rng.randint(0, t - run);
         for (int f = start; f < start + run; ++f) {
-          for (const auto& [d, s] : sig[l].rgb) rgb[static_cast<size_t>(f) * kRgb + d] += 40.0f * s;
+          for (const auto& [d, s] : sig[l].rgb)
+            rgb[static_cast<size_t>(f) * kRgb + d] += kSignal * s;
           for (const auto& [d, s] : sig[l].audio)
-            audio[static_cast<size_t>(f) * kAudio + d] += 40.0f * s;
+            audio[static_cast<size_t>(f) * kAudio + d] += kSignal * s;
         }
       }
       rec.rgb.resize(rgb.size());
