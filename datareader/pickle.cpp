@@ -7,7 +7,7 @@
 // interpreted here: containers, scalars, strings, memo, GLOBAL/STACK_GLOBAL + REDUCE/NEWOBJ for
 // the few callables listed in pickle.h, BUILD (numpy __setstate__; the state of dicts such as the
 // OrderedDict `_metadata` is dropped) and BINPERSID through the caller's loader.
-#include "tools/common/weights/pickle.h"
+#include "datareader/pickle.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
@@ -19,9 +19,9 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "tools/common/errors.h"
+#include "datareader/errors.h"
 
-namespace vc::app::pickle {
+namespace vc::data::pickle {
 
 // ---------------------------------------------------------------------------------------------
 // Value
@@ -837,14 +837,14 @@ ValuePtr unpickle(const char* data, size_t size, const PersistentLoad& persisten
 ValuePtr read_pickle_file(const std::string& path) {
   const std::string where = "cannot read pickle '" + path + "': ";
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(where + "file cannot be opened");
+  if (!in) throw DataError(where + "file cannot be opened");
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw IoError(where + "read failed");
-  if (data.empty()) throw IoError(where + "the file is empty");
+  if (in.bad()) throw DataError(where + "read failed");
+  if (data.empty()) throw DataError(where + "the file is empty");
   try {
     return unpickle(data.data(), data.size());
   } catch (const PickleError& e) {
-    throw IoError(where + e.what());
+    throw DataError(where + e.what());
   }
 }
 
@@ -852,16 +852,16 @@ ValuePtr read_torch_zip(const std::string& path) {
   const std::string where = "cannot read '" + path + "': ";
   {
     std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw IoError(where + "file cannot be opened");
+    if (!probe) throw DataError(where + "file cannot be opened");
     char magic[2] = {0, 0};
     probe.read(magic, 2);
     if (probe.gcount() == 2 && static_cast<uint8_t>(magic[0]) == 0x80) {
-      throw IoError(where +
-                    "legacy (non-zip) torch.save format; re-save it with PyTorch >= 1.6 "
-                    "(torch.save(obj, f) with the default _use_new_zipfile_serialization=True)");
+      throw DataError(where +
+                      "legacy (non-zip) torch.save format; re-save it with PyTorch >= 1.6 "
+                      "(torch.save(obj, f) with the default _use_new_zipfile_serialization=True)");
     }
     if (probe.gcount() < 2 || magic[0] != 'P' || magic[1] != 'K') {
-      throw IoError(where + "not a zip archive written by torch.save");
+      throw DataError(where + "not a zip archive written by torch.save");
     }
   }
   try {
@@ -876,12 +876,12 @@ ValuePtr read_torch_zip(const std::string& path) {
     return unpickle(static_cast<const char*>(pkl.get()), pkl_size,
                     [&](const Value& pid) { return storages(pid); });
   } catch (const PickleError& e) {
-    throw IoError(where + e.what());
+    throw DataError(where + e.what());
   } catch (const c10::Error& e) {
-    throw IoError(where + e.what_without_backtrace());
+    throw DataError(where + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw IoError(where + e.what());
+    throw DataError(where + e.what());
   }
 }
 
-}  // namespace vc::app::pickle
+}  // namespace vc::data::pickle

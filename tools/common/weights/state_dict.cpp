@@ -12,10 +12,12 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "datareader/pickle.h"
 #include "tools/common/errors.h"
-#include "tools/common/weights/pickle.h"
 
 namespace vc::app {
+
+namespace pickle = vc::data::pickle;
 
 namespace {
 
@@ -141,7 +143,13 @@ StateDict read_state_dict(const std::string& path) {
       // Not a state dict as LibTorch sees it: let the interpreter have the last word.
     }
   }
-  return state_dict_from(*pickle::read_torch_zip(path), path);
+  ValuePtr root;
+  try {
+    root = pickle::read_torch_zip(path);
+  } catch (const data::DataError& e) {  // the file-level error of the data layer, same message
+    throw IoError(e.what());
+  }
+  return state_dict_from(*root, path);
 }
 
 void save_state_dict(const std::string& path, const StateDict& sd) {
