@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "datareader/errors.h"
 #include "tests/support/temp_dir.h"
 #include "tests/tools/paddle_fixtures.h"
 
@@ -95,6 +96,24 @@ TEST(Pickle, MalformedAndUnsupportedStreamsAreErrors) {
                PickleError);                                           // truncated string
   EXPECT_THROW(unpickle_string("\x80\x02K\x01K\x02."s), PickleError);  // two values at STOP
   EXPECT_THROW(unpickle_string("\x80\x02h\x05."s), PickleError);       // memo unset
+  // A list that holds itself (l = []; l.append(l), and via DUP) is refused (found by fuzz_pkl:
+  // shared pointers would never free it), also when the error comes later in the stream.
+  for (const std::string& p : {"\x80\x02]q\x00h\x00"
+                               "a."s,
+                               "\x80\x02]2a."s, "\x80\x02]2a\xff"s}) {
+    EXPECT_THROW(unpickle_string(p), PickleError);
+  }
+  EXPECT_NE(message_of([] {
+              unpickle_string(
+                  "\x80\x02]q\x00h\x00"
+                  "a."s);
+            }).find("holds itself"),
+            std::string::npos);
+  // Shared (not recursive) objects are fine: [x, x]
+  EXPECT_EQ(unpickle_string("\x80\x02](]q\x01h\x01"
+                            "e."s)
+                ->items.size(),
+            2u);
   const std::string os_system = message_of([] {
     unpickle_string(
         "\x80\x02"

@@ -299,7 +299,7 @@ StateDict read_pdparams(const std::string& path) {
   pickle::ValuePtr root;
   try {
     root = pickle::read_pickle_file(path);
-  } catch (const data::DataError& e) {  // the file-level error of the data layer, same message
+  } catch (const vc::data::DataError& e) {  // the data layer's file error, same message
     throw IoError(e.what());
   }
   if (!root->is(pickle::Value::Kind::kDict)) {

@@ -146,7 +146,7 @@ StateDict read_state_dict(const std::string& path) {
   ValuePtr root;
   try {
     root = pickle::read_torch_zip(path);
-  } catch (const data::DataError& e) {  // the file-level error of the data layer, same message
+  } catch (const vc::data::DataError& e) {  // the data layer's file error, same message
     throw IoError(e.what());
   }
   return state_dict_from(*root, path);
