@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "datareader/errors.h"
 #include "datareader/pickle.h"
 #include "tools/common/errors.h"
 

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "datareader/errors.h"
 #include "datareader/pickle.h"
 #include "tools/common/errors.h"
 
