@@ -154,9 +154,10 @@ bool check_video(const FeatureDataset::Video& v, const std::string& path,
   if (o.require_label) {
     for (int64_t l : v.labels) {
       if (l < 0 || l >= o.num_classes) {
-        skips->push_back({"label out of range", record_where(path, v.record, v.id) + ": label " +
-                                                    std::to_string(l) + " out of range [0, " +
-                                                    std::to_string(o.num_classes) + ")"});
+        skips->push_back({"label out of range", record_where(path, v.record, v.id) +
+                                                    ": label out of range (label " +
+                                                    std::to_string(l) + " not in [0, " +
+                                                    std::to_string(o.num_classes) + "))"});
         return false;
       }
     }

@@ -26,6 +26,9 @@ std::string parse_entry(const pickle::Value& e, bool require_label, Entry* out,
     *detail = std::string("entry is a ") + e.kind_name() + ", expected a dict";
     return "pkl entry not a dict";
   }
+  if (const pickle::Value* id = e.find("video")) {
+    if (id->is_string()) out->id = id->s;  // for the messages of the checks below
+  }
   for (const char* key : {"video", "feature", "audio", "nframes"}) {
     if (!e.find(key)) {
       *detail = std::string("no key '") + key + "'";

@@ -226,7 +226,9 @@ TEST(FeatureReader, PaddedBatchesAndThreadIndependentLoading) {
     for (int64_t i = 0; i < one[k].size(); ++i) {
       const int64_t L = lengths[i].item<int64_t>();
       EXPECT_EQ(mask[i].sum().item<float>(), L);
-      if (L < T) EXPECT_EQ(one[k].input("rgb")[i].slice(0, L).abs().sum().item<float>(), 0.f);
+      if (L < T) {
+        EXPECT_EQ(one[k].input("rgb")[i].slice(0, L).abs().sum().item<float>(), 0.f);
+      }
     }
   }
 }
@@ -291,7 +293,8 @@ TEST(FeatureReader, BadPklEntriesSkippedCountedAndNamed) {
         << reasons[k] << "\n"
         << dump(ds.skipped_lines());
   }
-  EXPECT_TRUE(any_contains(ds.skipped_lines(), {"label 3862 out of range [0, 3862)"}));
+  EXPECT_TRUE(
+      any_contains(ds.skipped_lines(), {"label out of range (label 3862 not in [0, 3862))"}));
   EXPECT_TRUE(any_contains(ds.skipped_lines(), {"no key 'feature'"}));
   EXPECT_TRUE(any_contains(ds.skipped_lines(), {"'feature' has dtype Float, expected uint8"}))
       << dump(ds.skipped_lines());
@@ -370,7 +373,8 @@ TEST(FeatureReader, BadTFRecordsSkippedCountedAndNamed) {
   EXPECT_TRUE(any_contains(sk, {path, "record 3"})) << dump(sk);
   EXPECT_TRUE(any_contains(sk, {path, "record 4", "audio"})) << dump(sk);
   EXPECT_TRUE(any_contains(sk, {path, "record 5"})) << dump(sk);
-  EXPECT_TRUE(any_contains(sk, {path, "record 6", "'range'", "label 5000 out of range"}))
+  EXPECT_TRUE(any_contains(
+      sk, {path, "record 6", "'range'", "label out of range (label 5000 not in [0, 3862))"}))
       << dump(sk);
   // zero frames: an empty feature list ("zero frames") or none at all (the parser's message)
   EXPECT_TRUE(any_contains(sk, {path, "record 7"})) << dump(sk);
