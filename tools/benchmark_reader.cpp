@@ -1,8 +1,18 @@
 // benchmark_reader: throughput and memory of the full Kinetics training input pipeline
-// (decode -> sample -> transform -> batch) through the real threaded Loader.
+// (decode -> sample -> transform -> batch) through the real threaded Loader, or of the YouTube-8M
+// feature reader (--preset features: shards -> FeatureDataset -> padded batches).
 //
 //   benchmark_reader --list L --preset {tsn,tsm,stnet,nonlocal} --threads N
 //                    [--batch-size 8] [--clips C | --epochs E] [--prefetch 2] [--seed 0]
+//   benchmark_reader --list SHARDS --preset features --threads N [--batch-size 32] [--epochs E]
+//                    [--no-dequantize] [--seg-num 0]
+//   benchmark_reader --make-features DIR [--videos 200] [--frames 300] [--shards 4]
+//       writes synthetic frame-level TFRecord shards DIR/synth-0000.tfrecord ... (random uint8
+//       features) for the features mode (scripts/bench_features.sh converts them to HDF5 and pkl)
+//
+// Features mode: records/s and MB/s (quantized feature bytes delivered, frames x 1152 per video,
+// the count of tools/peers/yt8m_reader_peer.py) over whole epochs; the one-off index time of the
+// dataset (a TFRecord shard is read once to index it) is printed separately.
 //
 // Prints clips/s, ms/clip, frames decoded per clip, peak RSS and the RSS at the end of every
 // epoch, then one machine-readable line starting with "RESULT " (key=value pairs), the same
@@ -13,6 +23,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -29,6 +41,7 @@
 #include <opencv2/core.hpp>
 
 #include "datareader/buffer_pool.h"
+#include "datareader/feature_reader.h"
 #include "datareader/ffmpeg_decoder.h"
 #include "datareader/file_list.h"
 #include "datareader/kinetics_reader.h"
@@ -36,8 +49,10 @@
 #include "datareader/nonlocal_reader.h"
 #include "datareader/rng.h"
 #include "datareader/sampling.h"
+#include "datareader/tfrecord.h"
 #include "datareader/transforms.h"
 #include "datareader/video_decoder.h"
+#include "datareader/yt8m_example.h"
 
 namespace {
 
@@ -179,6 +194,11 @@ struct Args {
   bool shuffle = true;
   std::string decoder;  // empty: the library's default
   std::string tag;      // free label echoed in the RESULT line
+  // features mode
+  bool dequantize = true;
+  int64_t seg_num = 0;
+  std::string make_features;  // write synthetic TFRecord shards here and exit
+  int64_t videos = 200, frames = 300, shards = 4;
 };
 
 // Parses argv with CLI11; nullopt (with *code set) when the program should exit (--help: 0,
@@ -189,12 +209,29 @@ std::optional<Args> parse_args(int argc, char** argv, int* code) {
       "Reader throughput benchmark (docs/benchmarks.md). The torch intra-op pool is set to 1 "
       "thread: the loader's workers are the parallelism.",
       "benchmark_reader"};
-  app.add_option("--list", a.list, "list of '<video> <label>' lines")->required();
+  app.add_option("--list", a.list,
+                 "list of '<video> <label>' lines (features: of TFRecord / HDF5 / pkl shards)");
   app.add_option("--preset", a.preset,
                  "tsn (3x1), tsm (8x1, multi-scale crop), stnet (7x5), nonlocal (the Non-local "
                  "reader: 8 frames stride 8, short side in [256, 320)); all in the TRAIN phase, "
-                 "224 px crops")
-      ->check(CLI::IsMember({"tsn", "tsm", "stnet", "nonlocal"}))
+                 "224 px crops; features: the YouTube-8M feature reader (TRAIN, max_frames 300)")
+      ->check(CLI::IsMember({"tsn", "tsm", "stnet", "nonlocal", "features"}))
+      ->capture_default_str();
+  bool no_dequantize = false;
+  app.add_flag("--no-dequantize", no_dequantize, "features: raw 0..255 values (NeXtVLAD)");
+  app.add_option("--seg-num", a.seg_num, "features: 0 = all frames padded, > 0 = sampled")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--make-features", a.make_features,
+                 "write synthetic frame-level TFRecord shards into this folder and exit");
+  app.add_option("--videos", a.videos, "--make-features: videos in all")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--frames", a.frames, "--make-features: frames per video")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--shards", a.shards, "--make-features: shards")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--threads", a.threads, "loader worker threads (0 = load in the main thread)")
       ->check(CLI::NonNegativeNumber)
@@ -222,6 +259,12 @@ std::optional<Args> parse_args(int argc, char** argv, int* code) {
     return std::nullopt;
   }
   a.shuffle = !no_shuffle;
+  a.dequantize = !no_dequantize;
+  if (a.make_features.empty() && a.list.empty()) {
+    std::cerr << "benchmark_reader: --list is required (or --make-features DIR)\n";
+    *code = 2;
+    return std::nullopt;
+  }
   return a;
 }
 
@@ -231,7 +274,91 @@ std::string fmt(double v, int prec) {
   return buf;
 }
 
+// ---------------------------------------------------------------------------------------------
+// YouTube-8M features.
+
+// Synthetic frame-level shards: random uint8 features, 1-3 labels per video (SplitMix seeds).
+int make_features(const Args& a) {
+  std::filesystem::create_directories(a.make_features);
+  Rng rng(a.seed);
+  int64_t v = 0;
+  for (int64_t s = 0; s < a.shards; ++s) {
+    char name[32];
+    std::snprintf(name, sizeof name, "synth-%04d.tfrecord", static_cast<int>(s));
+    const std::string path = (std::filesystem::path(a.make_features) / name).string();
+    tfrecord::RecordWriter w(path);
+    const int64_t end = a.videos * (s + 1) / a.shards;
+    for (; v < end; ++v) {
+      yt8m::VideoRecord r;
+      r.id = "synth" + std::to_string(v);
+      for (int64_t k = rng.randint(1, 3); k > 0; --k) r.labels.push_back(rng.randint(0, 3861));
+      r.num_frames = a.frames;
+      r.rgb.resize(static_cast<std::size_t>(a.frames * 1024));
+      r.audio.resize(static_cast<std::size_t>(a.frames * 128));
+      for (auto* buf : {&r.rgb, &r.audio}) {
+        for (std::size_t i = 0; i < buf->size(); i += 8) {
+          const uint64_t x = rng.next_u64();
+          std::memcpy(buf->data() + i, &x, std::min<std::size_t>(8, buf->size() - i));
+        }
+      }
+      w.write(yt8m::serialize(r));
+    }
+    std::cout << path << "\n";
+  }
+  std::cout << "wrote " << a.videos << " videos x " << a.frames << " frames in " << a.shards
+            << " TFRecord shards under " << a.make_features << "\n";
+  return 0;
+}
+
+int run_features(const Args& a) {
+  torch::set_num_threads(1);
+  FeatureReaderOptions o;
+  o.phase = Phase::kTrain;
+  o.dequantize = a.dequantize;
+  o.seg_num = a.seg_num;
+  using Clock = std::chrono::steady_clock;
+  const auto ti = Clock::now();
+  auto ds = std::make_shared<FeatureDataset>(a.list, o);
+  const double index_s = std::chrono::duration<double>(Clock::now() - ti).count();
+  std::cout << "benchmark_reader: " << ds->describe() << "; indexed in " << fmt(index_s, 3)
+            << " s (" << ds->skipped_lines().size() << " skipped)\n";
+  LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.num_threads = a.threads;
+  lo.prefetch_batches = a.prefetch;
+  lo.shuffle = a.shuffle;
+  lo.seed = a.seed;
+  const int64_t epochs = a.epochs > 0 ? a.epochs : 1;
+  Loader loader(ds, lo);
+  int64_t records = 0, frames = 0, batches = 0;
+  const auto t0 = Clock::now();
+  for (int64_t ep = 0; ep < epochs; ++ep) {
+    loader.start_epoch(ep);
+    while (auto b = loader.next()) {
+      records += b->size();
+      frames += b->inputs.count("lengths") ? b->input("lengths").sum().item<int64_t>()
+                                           : b->size() * b->input("rgb").size(1);
+      ++batches;
+    }
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double mb = static_cast<double>(frames) * 1152.0 / 1e6;
+  std::cout << records << " records, " << frames << " frames, " << batches << " batches in "
+            << fmt(secs, 3) << " s: " << fmt(records / secs, 1) << " records/s, "
+            << fmt(mb / secs, 1) << " MB/s (" << fmt(records / secs / std::max(1, a.threads), 1)
+            << " records/s per thread); peak RSS " << fmt(proc_status_mib("VmHWM"), 1) << " MiB\n";
+  std::cout << "RESULT impl=cpp mode=features threads=" << a.threads << " batch=" << a.batch_size
+            << " records=" << records << " frames=" << frames << " seconds=" << fmt(secs, 3)
+            << " records_per_s=" << fmt(records / secs, 3) << " mb_per_s=" << fmt(mb / secs, 3)
+            << " index_s=" << fmt(index_s, 3)
+            << " peak_rss_mib=" << fmt(proc_status_mib("VmHWM"), 1)
+            << " tag=" << (a.tag.empty() ? "-" : a.tag) << "\n";
+  return records > 0 ? 0 : 1;
+}
+
 int run(const Args& a) {
+  if (!a.make_features.empty()) return make_features(a);
+  if (a.preset == "features") return run_features(a);
   torch::set_num_threads(1);
   cv::setNumThreads(1);  // OpenCV's own pool (resize, cvtColor): the workers are the parallelism
   Counters counters;

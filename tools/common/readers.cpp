@@ -1,5 +1,6 @@
 #include "tools/common/readers.h"
 
+#include "datareader/feature_reader.h"
 #include "datareader/kinetics_reader.h"
 #include "datareader/nonlocal_reader.h"
 #include "tools/common/errors.h"
@@ -137,6 +138,42 @@ std::shared_ptr<const data::Dataset> make_nonlocal_dataset(const Config& cfg, Mo
   o.decoder = s.s("decoder");
   o.decode_timeout_s = s.f("decode_timeout_s");
   return std::make_shared<data::NonlocalDataset>(list, o);
+}
+
+}  // namespace vc::app
+
+namespace vc::app {
+
+const KeyTable& feature_reader_keys() {
+  using S = KeyScope;
+  // clang-format off
+  static const KeyTable table{
+      "YouTube-8M feature reader",
+      "List files of YouTube-8M frame-level features, one shard per line (blank lines and `#` comments skipped; relative paths are relative to the list): TFRecord shards (`.tfrecord`, SequenceExample; video-level Examples are read as one frame of mean features), HDF5 shards of tools/yt8m_convert (`.h5` / `.hdf5`, docs/formats/yt8m_hdf5.md) or the original's tf2pkl.py `.pkl` files, told apart by extension (else by content). Every video is indexed when the reader is built; unusable shards and records are skipped and counted. Semantics as the original's feature_reader (spec §3.1), see docs/formats/yt8m_features.md.",
+      {
+          {"max_frames", S::kModel, int64_t{300}, 1, 100000, {}, "frames kept per video (the first ones; the original's nframes = min(frames, 300))", {}},
+          {"dequantize", S::kModel, true, -kInf, kInf, {}, "true: features as x * 4/255 + 4/512 - 2 (Attention Cluster, Attention LSTM); false: the raw 0..255 values as floats (NeXtVLAD of the June snapshot dequantizes in its graph). Video-level records are floats already and never dequantized", {}},
+          {"seg_num", S::kModel, int64_t{0}, 0, 100000, {}, "0: all (<= max_frames) frames, batches zero-padded with \"mask\" [N, T] and \"lengths\" [N]; > 0: that many frames per video, index_i = min(n-1, int((i + U) * n / seg_num)) (Attention Cluster), inputs [seg_num, 1024] / [seg_num, 128]", {}},
+          {"eval_sampling", S::kModel, std::string("center"), -kInf, kInf, {"center", "random"}, "seg_num > 0 outside TRAIN: `center` = U 0.5 (deterministic), `random` = U ~ [0, 1) drawn from the sample seed as in training (the original's behaviour in every mode)", {}},
+      },
+      {},
+      nullptr};
+  // clang-format on
+  return table;
+}
+
+std::shared_ptr<const data::Dataset> make_feature_dataset(const Config& cfg, Mode mode,
+                                                          const std::string& list) {
+  data::FeatureReaderOptions o;
+  o.phase = mode;
+  o.num_classes = cfg.model.i("num_classes");
+  o.max_frames = cfg.model.i("max_frames");
+  o.dequantize = cfg.model.b("dequantize");
+  o.seg_num = cfg.model.i("seg_num");
+  o.eval_sampling = cfg.model.s("eval_sampling") == "random" ? data::EvalSampling::kRandom
+                                                             : data::EvalSampling::kCenter;
+  o.require_label = mode != Mode::kInfer;
+  return std::make_shared<data::FeatureDataset>(list, o);
 }
 
 }  // namespace vc::app

@@ -11,10 +11,13 @@
 #include <sstream>
 #include <vector>
 
+#include "datareader/errors.h"
+#include "datareader/pickle.h"
 #include "tools/common/errors.h"
-#include "tools/common/weights/pickle.h"
 
 namespace vc::app {
+
+namespace pickle = vc::data::pickle;
 
 namespace {
 
@@ -294,7 +297,12 @@ StateDict read_directory(const std::string& dir) {
 
 StateDict read_pdparams(const std::string& path) {
   const std::string where = "Paddle weights '" + path + "'";
-  const pickle::ValuePtr root = pickle::read_pickle_file(path);
+  pickle::ValuePtr root;
+  try {
+    root = pickle::read_pickle_file(path);
+  } catch (const vc::data::DataError& e) {  // the data layer's file error, same message
+    throw IoError(e.what());
+  }
   if (!root->is(pickle::Value::Kind::kDict)) {
     throw IoError(where + ": the pickle holds a " + root->kind_name() +
                   ", expected a dict of name -> numpy array");

@@ -12,10 +12,13 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "datareader/errors.h"
+#include "datareader/pickle.h"
 #include "tools/common/errors.h"
-#include "tools/common/weights/pickle.h"
 
 namespace vc::app {
+
+namespace pickle = vc::data::pickle;
 
 namespace {
 
@@ -141,7 +144,13 @@ StateDict read_state_dict(const std::string& path) {
       // Not a state dict as LibTorch sees it: let the interpreter have the last word.
     }
   }
-  return state_dict_from(*pickle::read_torch_zip(path), path);
+  ValuePtr root;
+  try {
+    root = pickle::read_torch_zip(path);
+  } catch (const vc::data::DataError& e) {  // the data layer's file error, same message
+    throw IoError(e.what());
+  }
+  return state_dict_from(*root, path);
 }
 
 void save_state_dict(const std::string& path, const StateDict& sd) {

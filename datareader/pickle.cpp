@@ -7,7 +7,7 @@
 // interpreted here: containers, scalars, strings, memo, GLOBAL/STACK_GLOBAL + REDUCE/NEWOBJ for
 // the few callables listed in pickle.h, BUILD (numpy __setstate__; the state of dicts such as the
 // OrderedDict `_metadata` is dropped) and BINPERSID through the caller's loader.
-#include "tools/common/weights/pickle.h"
+#include "datareader/pickle.h"
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
@@ -19,9 +19,9 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "tools/common/errors.h"
+#include "datareader/errors.h"
 
-namespace vc::app::pickle {
+namespace vc::data::pickle {
 
 // ---------------------------------------------------------------------------------------------
 // Value
@@ -748,6 +748,78 @@ class Machine {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
+
+ public:
+  // Containers hold shared pointers, so a container that holds itself (a legal pickle: DUP or
+  // the memo + APPEND, e.g. `l = []; l.append(l)`) would never be freed. Such structures are
+  // refused (no data file the toolkit reads has them): true when a cycle is reachable from the
+  // stack or the memo.
+  bool has_cycle() const {
+    std::unordered_map<const Value*, int> color;  // 1 = on the DFS path, 2 = done
+    std::vector<std::pair<const Value*, size_t>> path;
+    auto children = [](const Value* v) {
+      std::vector<const Value*> c;
+      for (const auto& x : v->items) c.push_back(x.get());
+      for (const auto& kv : v->entries) {
+        c.push_back(kv.first.get());
+        c.push_back(kv.second.get());
+      }
+      if (v->state) c.push_back(v->state.get());
+      return c;
+    };
+    auto visit = [&](const Value* root) {
+      if (!root || color[root] == 2) return false;
+      std::vector<std::pair<const Value*, std::vector<const Value*>>> st;
+      color[root] = 1;
+      st.emplace_back(root, children(root));
+      while (!st.empty()) {
+        if (st.back().second.empty()) {
+          color[st.back().first] = 2;
+          st.pop_back();
+          continue;
+        }
+        const Value* c = st.back().second.back();
+        st.back().second.pop_back();
+        if (!c) continue;
+        int& k = color[c];
+        if (k == 1) return true;
+        if (k == 0) {
+          k = 1;
+          st.emplace_back(c, children(c));
+        }
+      }
+      return false;
+    };
+    for (const auto& v : stack_) {
+      if (visit(v.get())) return true;
+    }
+    for (const auto& kv : memo_) {
+      if (visit(kv.second.get())) return true;
+    }
+    return false;
+  }
+  // Drops every container edge reachable from the stack and the memo, so that cycles built
+  // before an error (or refused by has_cycle) are freed with the machine.
+  void break_cycles() {
+    std::vector<ValuePtr> todo(stack_.begin(), stack_.end());
+    for (const auto& kv : memo_) todo.push_back(kv.second);
+    std::unordered_map<const Value*, bool> seen;
+    while (!todo.empty()) {
+      ValuePtr v = std::move(todo.back());
+      todo.pop_back();
+      if (!v || seen[v.get()]) continue;
+      seen[v.get()] = true;
+      for (auto& x : v->items) todo.push_back(std::move(x));
+      for (auto& kv : v->entries) {
+        todo.push_back(std::move(kv.first));
+        todo.push_back(std::move(kv.second));
+      }
+      if (v->state) todo.push_back(std::move(v->state));
+      v->items.clear();
+      v->entries.clear();
+      v->state.reset();
+    }
+  }
 };
 
 c10::optional<torch::ScalarType> storage_dtype(const std::string& global) {
@@ -823,28 +895,39 @@ class TorchStorages {
 
 // ---------------------------------------------------------------------------------------------
 ValuePtr unpickle(const char* data, size_t size, const PersistentLoad& persistent_load) {
+  Machine m(data, size, persistent_load);
   try {
-    return Machine(data, size, persistent_load).run();
-  } catch (const PickleError&) {
-    throw;
-  } catch (const c10::Error& e) {
-    throw PickleError(e.what_without_backtrace());
-  } catch (const std::exception& e) {  // std::stoll etc. on corrupt text opcodes
-    throw PickleError(std::string("malformed pickle: ") + e.what());
+    ValuePtr out = m.run();
+    if (m.has_cycle()) {
+      throw PickleError(
+          "malformed pickle: a container holds itself (recursive structures are not supported)");
+    }
+    return out;
+  } catch (...) {
+    m.break_cycles();
+    try {
+      throw;
+    } catch (const PickleError&) {
+      throw;
+    } catch (const c10::Error& e) {
+      throw PickleError(e.what_without_backtrace());
+    } catch (const std::exception& e) {  // std::stoll etc. on corrupt text opcodes
+      throw PickleError(std::string("malformed pickle: ") + e.what());
+    }
   }
 }
 
 ValuePtr read_pickle_file(const std::string& path) {
   const std::string where = "cannot read pickle '" + path + "': ";
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(where + "file cannot be opened");
+  if (!in) throw DataError(where + "file cannot be opened");
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw IoError(where + "read failed");
-  if (data.empty()) throw IoError(where + "the file is empty");
+  if (in.bad()) throw DataError(where + "read failed");
+  if (data.empty()) throw DataError(where + "the file is empty");
   try {
     return unpickle(data.data(), data.size());
   } catch (const PickleError& e) {
-    throw IoError(where + e.what());
+    throw DataError(where + e.what());
   }
 }
 
@@ -852,16 +935,16 @@ ValuePtr read_torch_zip(const std::string& path) {
   const std::string where = "cannot read '" + path + "': ";
   {
     std::ifstream probe(path, std::ios::binary);
-    if (!probe) throw IoError(where + "file cannot be opened");
+    if (!probe) throw DataError(where + "file cannot be opened");
     char magic[2] = {0, 0};
     probe.read(magic, 2);
     if (probe.gcount() == 2 && static_cast<uint8_t>(magic[0]) == 0x80) {
-      throw IoError(where +
-                    "legacy (non-zip) torch.save format; re-save it with PyTorch >= 1.6 "
-                    "(torch.save(obj, f) with the default _use_new_zipfile_serialization=True)");
+      throw DataError(where +
+                      "legacy (non-zip) torch.save format; re-save it with PyTorch >= 1.6 "
+                      "(torch.save(obj, f) with the default _use_new_zipfile_serialization=True)");
     }
     if (probe.gcount() < 2 || magic[0] != 'P' || magic[1] != 'K') {
-      throw IoError(where + "not a zip archive written by torch.save");
+      throw DataError(where + "not a zip archive written by torch.save");
     }
   }
   try {
@@ -876,12 +959,12 @@ ValuePtr read_torch_zip(const std::string& path) {
     return unpickle(static_cast<const char*>(pkl.get()), pkl_size,
                     [&](const Value& pid) { return storages(pid); });
   } catch (const PickleError& e) {
-    throw IoError(where + e.what());
+    throw DataError(where + e.what());
   } catch (const c10::Error& e) {
-    throw IoError(where + e.what_without_backtrace());
+    throw DataError(where + e.what_without_backtrace());
   } catch (const std::exception& e) {
-    throw IoError(where + e.what());
+    throw DataError(where + e.what());
   }
 }
 
-}  // namespace vc::app::pickle
+}  // namespace vc::data::pickle

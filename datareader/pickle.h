@@ -18,10 +18,10 @@
 #include <utility>
 #include <vector>
 
-namespace vc::app::pickle {
+namespace vc::data::pickle {
 
 /// The pickle stream itself is malformed or holds something this interpreter does not
-/// reconstruct. File-level readers rethrow it as vc::app::IoError naming the file.
+/// reconstruct. File-level readers rethrow it as vc::data::DataError naming the file.
 class PickleError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -95,12 +95,12 @@ using PersistentLoad = std::function<ValuePtr(const Value& pid)>;
 ValuePtr unpickle(const char* data, size_t size, const PersistentLoad& persistent_load = nullptr);
 
 /// A plain pickle file (pickle.dump, cPickle, Paddle's fluid.save .pdparams).
-/// Throws vc::app::IoError naming the file.
+/// Throws vc::data::DataError naming the file.
 ValuePtr read_pickle_file(const std::string& path);
 
 /// The zip archive Python's torch.save writes (default since PyTorch 1.6): data.pkl with its
-/// tensor storages read from the data/<key> records. Throws vc::app::IoError naming the file
+/// tensor storages read from the data/<key> records. Throws vc::data::DataError naming the file
 /// (also for legacy non-zip torch.save files, with how to re-save them).
 ValuePtr read_torch_zip(const std::string& path);
 
-}  // namespace vc::app::pickle
+}  // namespace vc::data::pickle

@@ -1,0 +1,534 @@
+// YouTube-8M feature reader (see feature_reader.h and docs/formats/yt8m_features.md).
+#include "datareader/feature_reader.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "datareader/file_list.h"  // resolve_relative_to
+#include "datareader/pickle.h"
+#include "datareader/tfrecord.h"
+#include "datareader/yt8m_example.h"
+#include "datareader/yt8m_hdf5.h"
+#include "datareader/yt8m_pkl.h"
+
+namespace vc::data {
+
+namespace {
+
+constexpr int64_t kRgb = 1024;
+constexpr int64_t kAudio = 128;
+
+// uint8 -> float: the dequantization x * 4/255 + (4/512 - 2) (computed in double as the
+// original's numpy float64, rounded once), or the raw value.
+const std::array<float, 256>& value_table(bool dequantize) {
+  static const std::array<float, 256> deq = [] {
+    std::array<float, 256> t{};
+    for (int x = 0; x < 256; ++x)
+      t[x] = static_cast<float>(x * (4.0 / 255.0) + (4.0 / 512.0 - 2.0));
+    return t;
+  }();
+  static const std::array<float, 256> raw = [] {
+    std::array<float, 256> t{};
+    for (int x = 0; x < 256; ++x) t[x] = static_cast<float>(x);
+    return t;
+  }();
+  return dequantize ? deq : raw;
+}
+
+std::string lower_ext(const std::string& path) {
+  std::string e = std::filesystem::path(path).extension().string();
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+  return e;
+}
+
+std::string quoted_id(const std::string& id) {
+  std::string s;
+  for (unsigned char c : id.substr(0, 64)) {
+    if (c >= 0x20 && c < 0x7f) {
+      s += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      s += buf;
+    }
+  }
+  return "'" + s + (id.size() > 64 ? "...'" : "'");
+}
+
+}  // namespace
+
+const char* to_string(FeatureFormat f) {
+  switch (f) {
+    case FeatureFormat::kTFRecord:
+      return "tfrecord";
+    case FeatureFormat::kHdf5:
+      return "hdf5";
+    case FeatureFormat::kPickle:
+      return "pkl";
+  }
+  return "?";
+}
+
+FeatureFormat detect_feature_format(const std::string& path) {
+  const std::string e = lower_ext(path);
+  if (e == ".tfrecord" || e == ".tfrecords" || e == ".tfr") return FeatureFormat::kTFRecord;
+  if (e == ".h5" || e == ".hdf5") return FeatureFormat::kHdf5;
+  if (e == ".pkl" || e == ".pickle") return FeatureFormat::kPickle;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(path + ": cannot open the file");
+  char head[8] = {0};
+  in.read(head, 8);
+  static const char kHdf5Sig[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  if (in.gcount() == 8 && std::memcmp(head, kHdf5Sig, 8) == 0) return FeatureFormat::kHdf5;
+  if (in.gcount() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 &&
+      static_cast<unsigned char>(head[1]) <= 5) {
+    return FeatureFormat::kPickle;
+  }
+  return FeatureFormat::kTFRecord;
+}
+
+std::vector<int64_t> feature_frame_indices(int64_t n, int64_t seg_num, bool random, Rng& rng) {
+  if (n < 1 || seg_num < 1) {
+    throw std::invalid_argument("feature_frame_indices: n and seg_num must be >= 1, got " +
+                                std::to_string(n) + " and " + std::to_string(seg_num));
+  }
+  const double stride = static_cast<double>(n) / static_cast<double>(seg_num);
+  std::vector<int64_t> idx(static_cast<std::size_t>(seg_num));
+  for (int64_t i = 0; i < seg_num; ++i) {
+    const double u = random ? rng.uniform() : 0.5;
+    idx[static_cast<std::size_t>(i)] =
+        std::min<int64_t>(n - 1, static_cast<int64_t>((static_cast<double>(i) + u) * stride));
+  }
+  return idx;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shards
+
+struct FeatureDataset::Shard {
+  std::string path;
+  std::size_t list_line = 0;
+  FeatureFormat format = FeatureFormat::kTFRecord;
+  // TFRecord: records after the first framing problem are kept here (Video::slot); the others
+  // are re-read at Video::offset.
+  std::vector<std::string> records;
+  // HDF5
+  std::unique_ptr<yt8m_h5::Reader> h5;
+  // pkl: uint8 [T, 1024] / [T, 128] per entry (Video::slot), T already cut to nframes
+  std::vector<at::Tensor> pkl_rgb, pkl_audio;
+};
+
+namespace {
+
+struct Skip {
+  std::string reason;
+  std::string message;
+};
+
+struct ShardIndex {
+  std::shared_ptr<FeatureDataset::Shard> shard;
+  std::vector<FeatureDataset::Video> videos;
+  std::vector<Skip> skips;
+};
+
+std::string record_where(const std::string& path, std::size_t record, const std::string& id) {
+  return path + ": record " + std::to_string(record) +
+         (id.empty() ? "" : " (video " + quoted_id(id) + ")");
+}
+
+// Range / emptiness checks common to every format; false (and a skip) when the video is unusable.
+bool check_video(const FeatureDataset::Video& v, const std::string& path,
+                 const FeatureReaderOptions& o, std::vector<Skip>* skips) {
+  if (v.num_frames < 1) {
+    skips->push_back({"zero frames", record_where(path, v.record, v.id) + ": zero frames"});
+    return false;
+  }
+  if (o.require_label) {
+    for (int64_t l : v.labels) {
+      if (l < 0 || l >= o.num_classes) {
+        skips->push_back({"label out of range", record_where(path, v.record, v.id) +
+                                                    ": label out of range (label " +
+                                                    std::to_string(l) + " not in [0, " +
+                                                    std::to_string(o.num_classes) + "))"});
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+void index_tfrecord(ShardIndex& si, const FeatureReaderOptions& o) {
+  FeatureDataset::Shard& sh = *si.shard;
+  tfrecord::RecordReader reader(sh.path);
+  std::string bytes;
+  std::size_t index = 0;
+  uint64_t expected_offset = 0;  // where the next record starts while the framing is clean
+  bool clean = true;
+  std::size_t issues_seen = 0;
+  while (reader.next(&bytes, &index)) {
+    if (reader.issues().size() != issues_seen) clean = false;
+    issues_seen = reader.issues().size();
+    FeatureDataset::Video v;
+    v.record = static_cast<uint32_t>(index);
+    yt8m::VideoRecord rec;
+    yt8m::Level level;
+    try {
+      level = yt8m::detect_level(bytes);
+    } catch (const yt8m::RecordError& e) {
+      si.skips.push_back(
+          {"not a YouTube-8M record",
+           record_where(sh.path, index, "") + ": not a YouTube-8M record (" + e.what() + ")"});
+      if (clean) expected_offset += 16 + bytes.size();
+      continue;
+    }
+    try {
+      rec = yt8m::parse(bytes, level);
+    } catch (const yt8m::RecordError& e) {
+      si.skips.push_back({"bad record", record_where(sh.path, index, "") + ": " + e.what()});
+      if (clean) expected_offset += 16 + bytes.size();
+      continue;
+    }
+    v.id = rec.id;
+    v.labels = rec.labels;
+    v.video_level = level == yt8m::Level::kVideo;
+    v.num_frames = v.video_level ? 1 : rec.num_frames;
+    v.length = bytes.size();
+    if (check_video(v, sh.path, o, &si.skips)) {
+      if (clean) {
+        v.offset = expected_offset;
+      } else {
+        v.slot = static_cast<int64_t>(sh.records.size());
+        sh.records.push_back(bytes);
+      }
+      si.videos.push_back(std::move(v));
+    }
+    if (clean) expected_offset += 16 + bytes.size();
+  }
+  for (const tfrecord::RecordIssue& issue : reader.issues()) {
+    si.skips.push_back({issue.reason, issue.detail});
+  }
+}
+
+void index_hdf5(ShardIndex& si, const FeatureReaderOptions& o) {
+  FeatureDataset::Shard& sh = *si.shard;
+  sh.h5 = std::make_unique<yt8m_h5::Reader>(sh.path);
+  for (std::size_t i = 0; i < sh.h5->size(); ++i) {
+    FeatureDataset::Video v;
+    v.record = static_cast<uint32_t>(i);
+    v.id = sh.h5->id(i);
+    v.labels = sh.h5->labels(i);
+    v.num_frames = sh.h5->num_frames(i);
+    v.slot = static_cast<int64_t>(i);
+    if (check_video(v, sh.path, o, &si.skips)) si.videos.push_back(std::move(v));
+  }
+}
+
+void index_pickle(ShardIndex& si, const FeatureReaderOptions& o) {
+  FeatureDataset::Shard& sh = *si.shard;
+  const pickle::ValuePtr root = yt8m_pkl::read_shard(sh.path);
+  for (std::size_t k = 0; k < root->items.size(); ++k) {
+    yt8m_pkl::Entry e;
+    std::string detail;
+    const std::string reason = yt8m_pkl::parse_entry(*root->items[k], o.require_label, &e, &detail);
+    FeatureDataset::Video v;
+    v.record = static_cast<uint32_t>(k);
+    v.id = e.id;
+    if (!reason.empty()) {
+      si.skips.push_back(
+          {reason, record_where(sh.path, k, v.id) + ": " + reason + " (" + detail + ")"});
+      continue;
+    }
+    v.labels = std::move(e.labels);
+    v.num_frames = e.num_frames;
+    if (!check_video(v, sh.path, o, &si.skips)) continue;
+    v.slot = static_cast<int64_t>(sh.pkl_rgb.size());
+    sh.pkl_rgb.push_back(e.rgb);
+    sh.pkl_audio.push_back(e.audio);
+    si.videos.push_back(std::move(v));
+  }
+}
+
+std::string format_detail(const std::string& list, std::size_t line, const std::string& why) {
+  return list + ":" + std::to_string(line) + ": " + why;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// FeatureDataset
+
+FeatureDataset::FeatureDataset(const std::string& list_path, FeatureReaderOptions opts)
+    : list_path_(list_path), opts_(std::move(opts)) {
+  const std::string where = "YouTube-8M feature reader for " + list_path;
+  if (opts_.num_classes < 1) {
+    throw DataError(where + ": option num_classes must be >= 1, got " +
+                    std::to_string(opts_.num_classes));
+  }
+  if (opts_.max_frames < 1) {
+    throw DataError(where + ": option max_frames must be >= 1, got " +
+                    std::to_string(opts_.max_frames));
+  }
+  if (opts_.seg_num < 0) {
+    throw DataError(where + ": option seg_num must be >= 0, got " + std::to_string(opts_.seg_num));
+  }
+  std::ifstream in(list_path);
+  if (!in) throw DataError("cannot open list file " + list_path);
+
+  // The list: one shard per line.
+  std::vector<ShardIndex> work;
+  std::string line;
+  std::size_t line_no = 0;
+  auto skip = [&](const std::string& reason, const std::string& msg) {
+    skipped_.push_back(msg);
+    ++skip_counts_[reason];
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line_no == 1 && line.compare(0, 3, "\xEF\xBB\xBF") == 0) line.erase(0, 3);
+    const auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    const auto e = line.find_last_not_of(" \t");
+    const std::string path = resolve_relative_to(list_path, line.substr(b, e - b + 1));
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      skip("shard not found", format_detail(list_path, line_no, "shard '" + path + "' not found"));
+      continue;
+    }
+    ShardIndex si;
+    si.shard = std::make_shared<Shard>();
+    si.shard->path = path;
+    si.shard->list_line = line_no;
+    work.push_back(std::move(si));
+  }
+
+  // Index the shards in parallel; results are merged in list order.
+  std::vector<std::string> shard_errors(work.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t k = next++; k < work.size(); k = next++) {
+      ShardIndex& si = work[k];
+      try {
+        si.shard->format = detect_feature_format(si.shard->path);
+        switch (si.shard->format) {
+          case FeatureFormat::kTFRecord:
+            index_tfrecord(si, opts_);
+            break;
+          case FeatureFormat::kHdf5:
+            index_hdf5(si, opts_);
+            break;
+          case FeatureFormat::kPickle:
+            index_pickle(si, opts_);
+            break;
+        }
+      } catch (const std::exception& ex) {  // DataError and anything a library throws
+        shard_errors[k] = ex.what();
+        si.videos.clear();
+      }
+    }
+  };
+  unsigned threads = opts_.index_threads > 0 ? static_cast<unsigned>(opts_.index_threads)
+                                             : std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<std::size_t>(threads, work.size()));
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (auto& t : pool) t.join();
+  }
+
+  for (std::size_t k = 0; k < work.size(); ++k) {
+    ShardIndex& si = work[k];
+    if (!shard_errors[k].empty()) {
+      skip("cannot read shard",
+           format_detail(list_path, si.shard->list_line, "cannot read shard: " + shard_errors[k]));
+      continue;
+    }
+    for (const Skip& s : si.skips) skip(s.reason, s.message);
+    ++shard_counts_[to_string(si.shard->format)];
+    const auto shard_no = static_cast<uint32_t>(shards_.size());
+    for (Video& v : si.videos) {
+      v.shard = shard_no;
+      videos_.push_back(std::move(v));
+    }
+    shards_.push_back(si.shard);
+  }
+  if (videos_.empty()) {
+    throw DataError("list file " + list_path + " gives no usable video (" +
+                    std::to_string(skipped_.size()) + " skipped" +
+                    (skipped_.empty() ? "" : ", first: " + skipped_.front()) + ")");
+  }
+}
+
+FeatureDataset::~FeatureDataset() = default;
+
+std::size_t FeatureDataset::size() const { return videos_.size(); }
+
+SampleRef FeatureDataset::ref(std::size_t index) const {
+  if (index >= videos_.size()) {
+    throw DataError("sample index " + std::to_string(index) + " out of range for " + list_path_ +
+                    " (" + std::to_string(videos_.size()) + " videos)");
+  }
+  const Video& v = videos_[index];
+  return SampleRef{v.id, shards_[v.shard]->path, static_cast<std::size_t>(v.record) + 1};
+}
+
+CollatePolicy FeatureDataset::collate_policy() const {
+  return opts_.seg_num > 0 ? CollatePolicy::stack() : CollatePolicy::pad({"rgb", "audio"});
+}
+
+std::string FeatureDataset::describe() const {
+  std::string shards;
+  for (const auto& kv : shard_counts_) {
+    shards += (shards.empty() ? "" : ", ") + std::to_string(kv.second) + " " + kv.first;
+  }
+  const std::string sampling =
+      opts_.seg_num > 0
+          ? "seg_num " + std::to_string(opts_.seg_num) +
+                (opts_.phase == Phase::kTrain
+                     ? " (random)"
+                     : (opts_.eval_sampling == EvalSampling::kCenter ? " (center)" : " (random)"))
+          : "all frames, padded";
+  return "YouTube-8M feature list " + list_path_ + ": " + std::to_string(videos_.size()) +
+         " videos in " + shards + " shard(s) (" + to_string(opts_.phase) + ", max_frames " +
+         std::to_string(opts_.max_frames) + ", " +
+         (opts_.dequantize ? "dequantized" : "raw 0..255") + ", " + sampling + ")";
+}
+
+namespace {
+
+// pread of the whole framed record at `offset`, its length and data CRC checked against the
+// index (the file may have changed since).
+std::string reread_record(const std::string& path, uint64_t offset, uint64_t length) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw DataError("cannot open the shard: " + std::string(std::strerror(errno)));
+  std::string buf(static_cast<std::size_t>(16 + length), '\0');
+  std::size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t r = ::pread(fd, &buf[got], buf.size() - got, static_cast<off_t>(offset + got));
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+  if (got != buf.size()) throw DataError("the shard is shorter than when it was indexed");
+  uint64_t len = 0;
+  std::memcpy(&len, buf.data(), 8);  // little endian (x86 / ARM Linux)
+  uint32_t data_crc = 0;
+  std::memcpy(&data_crc, buf.data() + 12 + length, 4);
+  if (len != length || tfrecord::mask_crc(tfrecord::crc32c(
+                           buf.data() + 12, static_cast<std::size_t>(length))) != data_crc) {
+    throw DataError("the record changed since the shard was indexed (length / data CRC)");
+  }
+  return buf.substr(12, static_cast<std::size_t>(length));
+}
+
+// Rows `idx` of a uint8 [n, width] block -> float32 [idx.size(), width] through `table`.
+at::Tensor rows_to_float(const uint8_t* data, int64_t width, const std::vector<int64_t>& idx,
+                         const std::array<float, 256>& table) {
+  at::Tensor out = at::empty({static_cast<int64_t>(idx.size()), width}, at::kFloat);
+  float* o = out.data_ptr<float>();
+  for (int64_t r : idx) {
+    const uint8_t* row = data + r * width;
+    for (int64_t c = 0; c < width; ++c) o[c] = table[row[c]];
+    o += width;
+  }
+  return out;  // [T, width]
+}
+
+}  // namespace
+
+Sample FeatureDataset::get(std::size_t index, uint64_t seed) const {
+  const SampleRef r = ref(index);
+  const Video& v = videos_[index];
+  const Shard& sh = *shards_[v.shard];
+  Sample s;
+  s.id = v.id;
+  s.source = sh.path;
+  s.line_no = r.line_no;
+  s.index = index;
+  if (opts_.require_label) {
+    s.target = Target::multi(v.labels, opts_.num_classes, true);
+  } else {
+    std::vector<int64_t> in_range;
+    for (int64_t l : v.labels) {
+      if (l >= 0 && l < opts_.num_classes) in_range.push_back(l);
+    }
+    const bool labelled = !in_range.empty();
+    s.target = Target::multi(std::move(in_range), opts_.num_classes, labelled);
+  }
+
+  const int64_t n = std::min(v.num_frames, opts_.max_frames);
+  Rng rng(seed);
+  std::vector<int64_t> idx;
+  if (opts_.seg_num > 0) {
+    const bool random =
+        opts_.phase == Phase::kTrain || opts_.eval_sampling == EvalSampling::kRandom;
+    idx = feature_frame_indices(n, opts_.seg_num, random, rng);
+  } else {
+    idx.resize(static_cast<std::size_t>(n));
+    for (int64_t t = 0; t < n; ++t) idx[static_cast<std::size_t>(t)] = t;
+  }
+  const auto& table = value_table(opts_.dequantize);
+  const std::string record =
+      "record " + std::to_string(v.record) + " (video " + quoted_id(v.id) + ")";
+  try {
+    switch (sh.format) {
+      case FeatureFormat::kTFRecord: {
+        const std::string bytes = v.slot >= 0 ? sh.records[static_cast<std::size_t>(v.slot)]
+                                              : reread_record(sh.path, v.offset, v.length);
+        const yt8m::Level level = v.video_level ? yt8m::Level::kVideo : yt8m::Level::kFrame;
+        const yt8m::VideoRecord rec = yt8m::parse(bytes, level);
+        if (level == yt8m::Level::kVideo) {
+          // Video level: one frame of float means, never dequantized.
+          at::Tensor rgb =
+              at::from_blob(const_cast<float*>(rec.mean_rgb.data()), {1, kRgb}, at::kFloat);
+          at::Tensor audio =
+              at::from_blob(const_cast<float*>(rec.mean_audio.data()), {1, kAudio}, at::kFloat);
+          at::Tensor rows = at::tensor(idx, at::kLong);
+          s.inputs["rgb"] = rgb.index_select(0, rows);      // [T, 1024]
+          s.inputs["audio"] = audio.index_select(0, rows);  // [T, 128]
+        } else {
+          if (rec.num_frames != v.num_frames) {
+            throw DataError("the record changed since the shard was indexed");
+          }
+          s.inputs["rgb"] = rows_to_float(rec.rgb.data(), kRgb, idx, table);        // [T, 1024]
+          s.inputs["audio"] = rows_to_float(rec.audio.data(), kAudio, idx, table);  // [T, 128]
+        }
+        break;
+      }
+      case FeatureFormat::kHdf5: {
+        std::vector<uint8_t> rgb(static_cast<std::size_t>(n * kRgb));
+        std::vector<uint8_t> audio(static_cast<std::size_t>(n * kAudio));
+        sh.h5->read_frames(static_cast<std::size_t>(v.slot), 0, n, rgb.data(), audio.data());
+        s.inputs["rgb"] = rows_to_float(rgb.data(), kRgb, idx, table);        // [T, 1024]
+        s.inputs["audio"] = rows_to_float(audio.data(), kAudio, idx, table);  // [T, 128]
+        break;
+      }
+      case FeatureFormat::kPickle: {
+        const at::Tensor& rgb = sh.pkl_rgb[static_cast<std::size_t>(v.slot)];
+        const at::Tensor& audio = sh.pkl_audio[static_cast<std::size_t>(v.slot)];
+        s.inputs["rgb"] = rows_to_float(rgb.data_ptr<uint8_t>(), kRgb, idx, table);
+        s.inputs["audio"] = rows_to_float(audio.data_ptr<uint8_t>(), kAudio, idx, table);
+        break;
+      }
+    }
+  } catch (const SampleError&) {
+    throw;
+  } catch (const yt8m::RecordError& ex) {
+    throw SampleError(sh.path, r.line_no, "bad record", record + ": " + ex.what());
+  } catch (const DataError& ex) {
+    throw SampleError(sh.path, r.line_no, "cannot re-read record", record + ": " + ex.what());
+  }
+  return s;
+}
+
+}  // namespace vc::data
