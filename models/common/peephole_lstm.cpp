@@ -134,20 +134,19 @@ torch::Tensor PeepholeLstmImpl::forward_packed(const torch::Tensor& gates_x,
     w_fc = bias.narrow(1, 5 * h, h);
     w_oc = bias.narrow(1, 6 * h, h);
   }
-  // The gate bias once for every step: [P, 4H].
-  const torch::Tensor x = gates_x + gate_bias;
   std::vector<torch::Tensor> outputs;
   outputs.reserve(batch_sizes.size());
   torch::Tensor h_prev, c_prev;  // [n_{s-1}, H]
   int64_t offset = 0;
   for (std::size_t s = 0; s < batch_sizes.size(); ++s) {
     const int64_t n = batch_sizes[s];
-    const torch::Tensor xs = x.narrow(0, offset, n);  // [n, 4H]
+    const torch::Tensor xs = gates_x.narrow(0, offset, n);  // [n, 4H]
     offset += n;
     torch::Tensor c, h_t;
     if (s == 0) {
       // h_0 = c_0 = 0: no recurrent matmul, no forget gate, no input peephole.
-      const auto g = xs.chunk(4, 1);  // 4 x [n, H]: c~, i, f, o
+      const torch::Tensor gates = xs + gate_bias;  // [n, 4H]
+      const auto g = gates.chunk(4, 1);            // 4 x [n, H]: c~, i, f, o
       c = torch::tanh(g[0]) * torch::sigmoid(g[1]);
       const torch::Tensor o =
           torch::sigmoid(peep ? torch::addcmul(g[3], c, w_oc) : g[3]);  // [n, H]
@@ -155,8 +154,10 @@ torch::Tensor PeepholeLstmImpl::forward_packed(const torch::Tensor& gates_x,
     } else {
       const torch::Tensor hp = h_prev.narrow(0, 0, n);  // [n, H] (running ones are a prefix)
       const torch::Tensor cp = c_prev.narrow(0, 0, n);  // [n, H]
-      const torch::Tensor gates = torch::addmm(xs, hp, weight);  // [n, 4H]
-      const auto g = gates.chunk(4, 1);                          // 4 x [n, H]: c~, i, f, o
+      // The gate bias is added per step (in place: addmm's backward does not read its output),
+      // not to all of gates_x at once, which would copy the largest tensor of the network.
+      const torch::Tensor gates = torch::addmm(xs, hp, weight).add_(gate_bias);  // [n, 4H]
+      const auto g = gates.chunk(4, 1);  // 4 x [n, H]: c~, i, f, o
       const torch::Tensor i = torch::sigmoid(peep ? torch::addcmul(g[1], cp, w_ic) : g[1]);
       const torch::Tensor f = torch::sigmoid(peep ? torch::addcmul(g[2], cp, w_fc) : g[2]);
       c = torch::addcmul(torch::tanh(g[0]) * i, cp, f);  // c~ * i + c_{t-1} * f
