@@ -79,11 +79,18 @@ std::string shape_text(const torch::Tensor& t) {
 
 // The row's example input for `mode` at the benchmark size: batch `batch`, spatial sizes
 // target_size (inputs of 4+ dims in a section that has the key), random normal values (integer
-// inputs such as lengths repeat the example's first sample).
+// inputs such as lengths repeat the example's first sample). Variable-length inputs (the example
+// has "lengths", e.g. the YouTube-8M networks) get MODEL.max_frames steps when the config has
+// that key, every sample full length ("mask" all ones, "lengths" = max_frames): the worst case
+// the reader produces.
 vc::models::ModelInput bench_input(const ModelEntry& entry, const Config& cfg, Mode mode,
                                    int64_t batch) {
   const SectionConfig& s = cfg.section(mode);
   const vc::models::ModelInput example = entry.example_input(cfg, mode);
+  const bool variable = example.has("lengths") && example.has("mask");
+  const int64_t steps = variable ? (cfg.model.has("max_frames") ? cfg.model.i("max_frames")
+                                                                : example.at("mask").size(1))
+                                 : 0;
   vc::models::ModelInput out;
   for (const auto& [name, t] : example.tensors()) {
     std::vector<int64_t> sizes = t.sizes().vec();
@@ -92,7 +99,12 @@ vc::models::ModelInput bench_input(const ModelEntry& entry, const Config& cfg, M
       continue;
     }
     sizes[0] = batch;
-    if (t.is_floating_point()) {
+    if (variable && name == "mask") {
+      out.set(name, torch::ones({batch, steps}, t.options()));
+    } else if (variable && name == "lengths") {
+      out.set(name, torch::full({batch}, steps, t.options()));
+    } else if (t.is_floating_point()) {
+      if (variable && sizes.size() >= 2) sizes[1] = steps;
       if (sizes.size() >= 4 && s.has("target_size")) {
         sizes[sizes.size() - 1] = sizes[sizes.size() - 2] = s.i("target_size");
       }

@@ -20,8 +20,12 @@
 // per-frame features (TSN) is at chance within each pair while one that sees temporal order
 // (TSM, StNet, Non-local) can learn it.
 //
+// --kind yt8m: no videos but YouTube-8M frame-level features (tools/demo/yt8m_demo.h): TFRecord
+// shards of SequenceExamples with a learnable multi-label structure, list files and a
+// vocabulary.csv, for Attention Cluster, Attention LSTM and NeXtVLAD.
+//
 // Output is deterministic for a given seed (up to the video encoder). Only
-// OpenCV is used (no LibTorch).
+// OpenCV and the torch-free TFRecord writer are used (no LibTorch).
 
 #include <CLI/CLI.hpp>
 #include <opencv2/core.hpp>
@@ -46,6 +50,7 @@
 #include <vector>
 
 #include "datareader/rng.h"
+#include "tools/demo/yt8m_demo.h"
 
 namespace fs = std::filesystem;
 
@@ -65,7 +70,11 @@ struct Options {
   int height = 120;
   double fps = 24.0;
   std::uint64_t seed = 0;
-  std::string kind = "shapes";  // "shapes" or "motion"
+  std::string kind = "shapes";  // "shapes", "motion" or "yt8m"
+  bool frames_given = false;
+  int videos = 600;    // yt8m
+  int classes = 16;    // yt8m
+  int min_frames = 8;  // yt8m
 };
 
 // Parses argv with CLI11. Returns nullopt and sets *code when the program should exit (--help: 0,
@@ -106,8 +115,19 @@ std::optional<Options> parse_args(int argc, char** argv, int* code) {
   app.add_option("--kind", o.kind,
                  "shapes: 6 classes of shape + colour (visible in any frame); motion: 4 classes "
                  "that differ only in the direction of motion (up, down, grow, shrink: the same "
-                 "kind of frames in different orders)")
-      ->check(CLI::IsMember({"shapes", "motion"}))
+                 "kind of frames in different orders); yt8m: YouTube-8M frame-level features "
+                 "(TFRecord shards of SequenceExamples, multi-label, --videos / --classes / "
+                 "--min-frames / --frames as the longest video, default 40)")
+      ->check(CLI::IsMember({"shapes", "motion", "yt8m"}))
+      ->capture_default_str();
+  app.add_option("--videos", o.videos, "yt8m: videos in all (60/20/20 train/val/test)")
+      ->check(CLI::Range(10, 10000000))
+      ->capture_default_str();
+  app.add_option("--classes", o.classes, "yt8m: classes")
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  app.add_option("--min-frames", o.min_frames, "yt8m: frames of the shortest video")
+      ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -116,6 +136,7 @@ std::optional<Options> parse_args(int argc, char** argv, int* code) {
     if (*code != 0) *code = 2;
     return std::nullopt;
   }
+  o.frames_given = app.count("--frames") > 0;
   return o;
 }
 
@@ -644,6 +665,17 @@ int main(int argc, char** argv) {
   const std::optional<Options> o = parse_args(argc, argv, &code);
   if (!o) return code;
   try {
+    if (o->kind == "yt8m") {
+      vc::demo::Yt8mDemoOptions y;
+      y.out = o->out;
+      y.videos = o->videos;
+      y.classes = o->classes;
+      y.min_frames = o->min_frames;
+      y.max_frames = o->frames_given ? o->frames : 40;
+      y.seed = o->seed;
+      vc::demo::write_yt8m_demo(y);
+      return 0;
+    }
     return run(*o);
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << "\n";
