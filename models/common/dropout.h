@@ -6,7 +6,19 @@
 
 #include <torch/torch.h>
 
+#include <string>
+
 namespace vc::models {
+
+/// How dropout scales (spec §1.1); a network option of TSM and the YouTube-8M networks.
+enum class DropoutImpl {
+  kDowngradeInInfer,  ///< Fluid's default: no scaling in training, x(1-p) at inference (Paddle)
+  kUpscaleInTrain,    ///< inverted: x/(1-p) in training, identity at inference (torch::nn::Dropout)
+};
+/// "downgrade_in_infer" / "upscale_in_train" (Fluid's `dropout_implementation` spellings).
+std::string dropout_impl_name(DropoutImpl impl);
+/// Parses those names; throws std::invalid_argument naming the value otherwise.
+DropoutImpl parse_dropout_impl(const std::string& name);
 
 struct FluidDropoutOptions {
   /// Probability of dropping an element, in [0, 1).

@@ -5,18 +5,6 @@
 
 namespace vc::models {
 
-std::string dropout_impl_name(DropoutImpl impl) {
-  return impl == DropoutImpl::kDowngradeInInfer ? "downgrade_in_infer" : "upscale_in_train";
-}
-
-DropoutImpl parse_dropout_impl(const std::string& name) {
-  if (name == "downgrade_in_infer") return DropoutImpl::kDowngradeInInfer;
-  if (name == "upscale_in_train") return DropoutImpl::kUpscaleInTrain;
-  throw std::invalid_argument(
-      "dropout implementation must be 'downgrade_in_infer' or 'upscale_in_train', got '" + name +
-      "'");
-}
-
 TsmImpl::TsmImpl(const TsmOptions& options_) : options(options_) { reset(); }
 
 void TsmImpl::reset() {

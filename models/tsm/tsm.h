@@ -20,16 +20,6 @@
 
 namespace vc::models {
 
-/// How dropout scales (spec §1.1).
-enum class DropoutImpl {
-  kDowngradeInInfer,  ///< Fluid's default: no scaling in training, x(1-p) at inference (Paddle)
-  kUpscaleInTrain,    ///< inverted: x/(1-p) in training, identity at inference (torch::nn::Dropout)
-};
-/// "downgrade_in_infer" / "upscale_in_train" (Fluid's `dropout_implementation` spellings).
-std::string dropout_impl_name(DropoutImpl impl);
-/// Parses those names; throws std::invalid_argument naming the value otherwise.
-DropoutImpl parse_dropout_impl(const std::string& name);
-
 struct TsmOptions {
   /// Classes of the final fc (Kinetics-400: 400).
   TORCH_ARG(int64_t, num_classes) = 400;

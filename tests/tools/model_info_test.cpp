@@ -111,4 +111,15 @@ TEST(ModelInfo, NonlocalCountMatchesTheSpec) {
   EXPECT_EQ(tool_count("NONLOCAL", "--set MODEL.video_arc_choice=2"), i3d);
 }
 
+TEST(ModelInfo, AttentionLstmCountMatchesTheSpec) {
+  // §6.2, per modality of width d: fc d -> 512, two fc 512 -> 4096 (input projections), two
+  // LSTMs (w [1024, 4096], b [1, 7168] = 4 gate biases + 3 peepholes), attention fc 2048 -> 1.
+  auto branch = [](int64_t d) {
+    return (d * 512 + 512) + 2 * (512 * 4096 + 4096) + 2 * (1024 * 4096 + 7 * 1024) + 2048 + 1;
+  };
+  // Head: 4096 -> 8192 relu -> 4096 tanh -> 3862.
+  const int64_t head = (4096 * 8192 + 8192) + (8192 * 4096 + 4096) + (4096 * 3862 + 3862);
+  EXPECT_EQ(tool_count("AttentionLSTM"), branch(1024) + branch(128) + head);
+}
+
 }  // namespace

@@ -61,6 +61,7 @@ const Registry& default_registry() {
       tsm_row(),
       stnet_row(),
       nonlocal_row(),
+      attention_lstm_row(),
   });
   return registry;
 }

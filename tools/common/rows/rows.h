@@ -16,9 +16,15 @@ ModelEntry tsn_row();
 ModelEntry tsm_row();
 ModelEntry stnet_row();
 ModelEntry nonlocal_row();
+ModelEntry attention_lstm_row();
 
 /// The Paddle name map of the Non-local row (released `nonlocal_kinetics` names -> ours).
 NameMap nonlocal_paddle_map(const Config& cfg);
+/// The Paddle name map of the AttentionLSTM row (released `attention_lstm_youtube8m`, spec §6.2):
+/// fc_0..fc_7 -> {rgb,audio}.{input_fc, lstm_forward_fc, lstm_backward_fc, attention_fc}
+/// (transposed), lstm_0..lstm_3 -> {rgb,audio}.lstm_{forward,backward}.{weight,bias} (Fluid's
+/// layout kept), fc_8..fc_10 -> fc1, fc2, logit (transposed); optimizer state ignored.
+NameMap attention_lstm_paddle_map(const Config& cfg);
 
 // --- shared by the rows of the Kinetics networks ---------------------------------------------
 
