@@ -61,6 +61,8 @@ const Registry& default_registry() {
       tsm_row(),
       stnet_row(),
       nonlocal_row(),
+      attention_cluster_row(),
+      nextvlad_row(),
   });
   return registry;
 }
