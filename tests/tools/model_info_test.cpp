@@ -122,4 +122,34 @@ TEST(ModelInfo, AttentionLstmCountMatchesTheSpec) {
   EXPECT_EQ(tool_count("AttentionLSTM"), branch(1024) + branch(128) + head);
 }
 
+TEST(ModelInfo, AttentionClusterCountMatchesTheSpec) {
+  // §6.1: per modality (F, C) = (1024, 32), (128, 32): the 1x1 conv [C, F, 1, 1] + bias [C],
+  // shift_w [C], shift_b [C]; head fc1 [36864, 1024] + bias, fc2 [1024, 4096] + bias,
+  // logistic [4096, 3862] + bias.
+  int64_t n = 0;
+  for (int64_t f : {1024, 128}) n += 32 * f + 32 + 2 * 32;
+  n += (32 * 1024 + 32 * 128) * 1024 + 1024;
+  n += 1024 * 4096 + 4096;
+  n += 4096 * 3862 + 3862;
+  EXPECT_EQ(tool_count("AttentionCluster", "--config configs/attention_cluster.yaml"), n);
+}
+
+TEST(ModelInfo, NextvladCountMatchesTheSpec) {
+  // §6.3 (lambda 2, G 8, K 128): per modality fc_expansion [F, 2F] + [2F], fc_group_attention
+  // [2F, 8] + [8], cluster_weights [2F, 8*128], cluster_weights2 [128, 2F/8], BN(8*128) and
+  // BN(128 * 2F/8) scale + offset (eigen_param and the running statistics are not trainable).
+  int64_t n = 0;
+  for (int64_t f : {1024, 128}) {
+    const int64_t fp = 2 * f / 8;
+    n +=
+        f * 2 * f + 2 * f + 2 * f * 8 + 8 + 2 * f * 8 * 128 + 128 * fp + 2 * 8 * 128 + 2 * 128 * fp;
+  }
+  const int64_t vlad = 128 * (256 + 32);  // 36864
+  n += vlad * 2048 + 2 * 2048;            // hidden1_fc (no bias) + BN
+  n += 2048 * 256 + 2 * 256;              // gating_fc1 (no bias) + BN
+  n += 256 * 2048;                        // gating_fc2 (no bias)
+  n += 2048 * 3862 + 3862;                // logits_clf
+  EXPECT_EQ(tool_count("NEXTVLAD", "--config configs/nextvlad.yaml"), n);
+}
+
 }  // namespace

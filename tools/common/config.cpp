@@ -409,6 +409,8 @@ const KeyTable& common_keys() {
           key("decay_epochs", S::kTrain, std::vector<int64_t>{}, 0, 1e6, {}, "`piecewise_epoch` boundaries in epochs; [] = the TSN rule (epoch/3 and 2*epoch/3)"),
           key("decay_iterations", S::kTrain, std::vector<int64_t>{}, 0, 1e12, {}, "`piecewise_iter` boundaries in iterations (Non-local: [150000, 300000, 400000])"),
           key("decay_steps", S::kTrain, int64_t{0}, 0, 1e12, {}, "`exponential`: iterations per decay (0 = total_videos / batch_size)"),
+          key("decay_examples", S::kTrain, int64_t{0}, 0, 1e15, {}, "`exponential`: when > 0, iterations per decay = decay_examples // TRAIN.batch_size (the global batch; NeXtVLAD's lr_boundary_examples 2000000 / 160 = 12500), instead of decay_steps", {"lr_boundary_examples"}),
+          key("decay_max_iterations", S::kTrain, int64_t{0}, 0, 1e12, {}, "`exponential`: when > 0, the decays happen only at the multiples of the decay interval below it, the LR then stays (NeXtVLAD's max_iter 700000: 55 decays); 0 = decay forever", {"max_iter"}),
           key("total_videos", S::kTrain, int64_t{0}, 0, 1e12, {}, "samples per epoch for the LR boundaries: step = int(total_videos / batch_size + 1) iterations per epoch; 0 = the TRAIN list's size"),
           key("warmup_epochs", S::kTrain, 0.0, 0, 1e6, {}, "linear LR warmup length in epochs (0 = none; not in the original)"),
           key("warmup_start_factor", S::kTrain, 0.1, 0, 1, {}, "warmup starts at learning_rate * this factor"),

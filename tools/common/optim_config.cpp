@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "tools/common/errors.h"
+
 namespace vc::app {
 
 OptimizerOptions optimizer_options(const SectionConfig& t) {
@@ -49,7 +51,21 @@ LrScheduleOptions lr_schedule_options(const SectionConfig& t, int64_t train_list
   } else if (policy == "exponential") {
     o.policy = "exponential";
     o.decay_steps = t.i("decay_steps") > 0 ? t.i("decay_steps") : step;
+    // NeXtVLAD's rule (spec §6.3): decay_step = lr_boundary_examples // batch_size.
+    if (t.i("decay_examples") > 0) o.decay_steps = t.i("decay_examples") / t.i("batch_size");
     o.staircase = true;
+    const int64_t max_iter = t.i("decay_max_iterations");
+    if (max_iter > 0 && o.decay_steps > 0) {
+      // The original's piecewise_decay: boundaries decay_steps * i for i = 1.. while < max_iter,
+      // values base_lr * decay^i (the same staircase, stopped at max_iter).
+      if (max_iter / o.decay_steps > 1000000) {
+        throw ConfigError("TRAIN.decay_max_iterations " + std::to_string(max_iter) + " / " +
+                          std::to_string(o.decay_steps) +
+                          " iterations per decay gives more than 1000000 LR boundaries");
+      }
+      o.policy = "piecewise";
+      for (int64_t b = o.decay_steps; b < max_iter; b += o.decay_steps) o.boundaries.push_back(b);
+    }
   } else {
     o.policy = "constant";
   }

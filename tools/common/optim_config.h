@@ -19,7 +19,9 @@ int64_t lr_iterations_per_epoch(const SectionConfig& train, int64_t train_list_s
 
 /// TRAIN.lr_policy with its keys: `piecewise_epoch` (decay_epochs x iterations per epoch, or
 /// the TSN rule [epoch/3, 2*epoch/3] when decay_epochs is empty), `piecewise_iter`
-/// (decay_iterations), `exponential` (staircase, every decay_steps iterations; 0 = one epoch),
+/// (decay_iterations), `exponential` (staircase, every decay_steps iterations; 0 = one epoch;
+/// decay_examples > 0: every decay_examples // batch_size iterations; decay_max_iterations > 0:
+/// as a piecewise schedule whose last boundary is below it, spec §6.3),
 /// `constant`; warmup_epochs x iterations per epoch of linear warmup.
 LrScheduleOptions lr_schedule_options(const SectionConfig& train, int64_t train_list_size);
 

@@ -61,7 +61,9 @@ const Registry& default_registry() {
       tsm_row(),
       stnet_row(),
       nonlocal_row(),
+      attention_cluster_row(),
       attention_lstm_row(),
+      nextvlad_row(),
   });
   return registry;
 }

@@ -16,15 +16,30 @@ ModelEntry tsn_row();
 ModelEntry tsm_row();
 ModelEntry stnet_row();
 ModelEntry nonlocal_row();
+ModelEntry attention_cluster_row();
 ModelEntry attention_lstm_row();
+ModelEntry nextvlad_row();
 
 /// The Paddle name map of the Non-local row (released `nonlocal_kinetics` names -> ours).
 NameMap nonlocal_paddle_map(const Config& cfg);
+/// The Paddle name map of the Attention Cluster row (released `attention_cluster_youtube8m`,
+/// spec §6.1, §7): satt{0,1}.{conv.weight, conv.bias, shift_w, shift_b} keep their names,
+/// {fc1, fc2, logistic}.weights [in, out] -> .weight (transposed), .bias -> .bias.
+NameMap attention_cluster_paddle_map(const Config& cfg);
 /// The Paddle name map of the AttentionLSTM row (released `attention_lstm_youtube8m`, spec §6.2):
 /// fc_0..fc_7 -> {rgb,audio}.{input_fc, lstm_forward_fc, lstm_backward_fc, attention_fc}
 /// (transposed), lstm_0..lstm_3 -> {rgb,audio}.lstm_{forward,backward}.{weight,bias} (Fluid's
 /// layout kept), fc_8..fc_10 -> fc1, fc2, logit (transposed); optimizer state ignored.
 NameMap attention_lstm_paddle_map(const Config& cfg);
+/// The Paddle name map of the NeXtVLAD row (released `nextvlad_youtube8m`, spec §6.3, §7):
+/// {video,audio}_fc_expansion_{w,b}, _fc_group_attention_{w,b} -> <unit>.<fc>.{weight
+/// (transposed), bias}; _cluster_weights, _cluster_weights2 as is; batch_norm_0..5.{w_0, b_0,
+/// w_1, w_2} -> video.cluster_bn, video.vlad_bn, audio.cluster_bn, audio.vlad_bn, hidden1_bn,
+/// gating_bn .{weight, bias, running_mean, running_var}; hidden1_fc_weights, gating_fc{1,2}_
+/// weights, logits_clf_weights (transposed), logits_clf_bias; eigen_param, defaulting to
+/// MODEL.eigen_file's multiplier when the weights lack it. Reads MODEL.eigen_file (ConfigError
+/// when missing and not `none`).
+NameMap nextvlad_paddle_map(const Config& cfg);
 
 // --- shared by the rows of the Kinetics networks ---------------------------------------------
 
