@@ -6,7 +6,7 @@
 //  - distributed test = single-process test (metrics, per-video ranking, all videos once);
 //  - faults: a killed worker stops the others in bounded time (explicit RANK env, and the
 //    --nproc-per-node launcher); a rendezvous that never completes names address and port;
-//  - torchrun (python3 -m torch.distributed.run) when it is installed.
+//  - torchrun (python3 -m torch.distributed.run, through torchrun_shim.py) when it is installed.
 // The equivalence cases are a table (kCases): a network is one row (model id, data, config).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -391,10 +391,11 @@ TEST_F(DistributedFaults, TorchrunLaunchesWorkers) {
     GTEST_SKIP() << "python3 -m torch.distributed.run (python3-torch) is not installed";
   }
   const int port = free_port();
-  auto r = run_command(
-      "/usr/bin/python3 -m torch.distributed.run --nnodes=1 --nproc_per_node=2 "
-      "--master_addr=127.0.0.1 --master_port=" +
-      std::to_string(port) + " --no_python " + train_cmd(path("tr"), "--epoch 1"));
+  // torchrun_shim.py: torchrun itself, with a fix for Debian's torch 1.13 on Python 3.11.
+  auto r = run_command("/usr/bin/python3 " + std::string(VC_SOURCE_DIR) +
+                       "/tests/integration/torchrun_shim.py --nnodes=1 --nproc_per_node=2 "
+                       "--master_addr=127.0.0.1 --master_port=" +
+                       std::to_string(port) + " --no_python " + train_cmd(path("tr"), "--epoch 1"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto single = run_command(train_cmd(path("tr1"), "--epoch 1"));
   ASSERT_EQ(single.exit_code, 0) << single.output;
