@@ -30,6 +30,38 @@ std::vector<std::size_t> loader_epoch_order(std::size_t n, bool shuffle, uint64_
   return order;
 }
 
+std::vector<std::size_t> loader_shard_positions(std::size_t n, const Shard& shard,
+                                                int64_t batch_size) {
+  if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count) {
+    throw DataError("Loader: shard index " + std::to_string(shard.index) + " of " +
+                    std::to_string(shard.count) + " workers is out of range");
+  }
+  std::vector<std::size_t> pos;
+  if (shard.count == 1) {
+    pos.resize(n);
+    for (std::size_t i = 0; i < n; ++i) pos[i] = i;
+    return pos;
+  }
+  const auto count = static_cast<std::size_t>(shard.count);
+  const auto index = static_cast<std::size_t>(shard.index);
+  if (shard.layout == Shard::Layout::kBlocks) {
+    for (std::size_t p = index * n / count; p < (index + 1) * n / count; ++p) pos.push_back(p);
+    return pos;
+  }
+  if (batch_size < 1 || shard.global_batch != shard.count * batch_size) {
+    throw DataError("Loader: a global batch of " + std::to_string(shard.global_batch) + " is not " +
+                    std::to_string(shard.count) + " workers x batch " + std::to_string(batch_size));
+  }
+  const auto g = static_cast<std::size_t>(shard.global_batch);
+  const auto b = static_cast<std::size_t>(batch_size);
+  for (std::size_t start = 0; start < n; start += g) {
+    for (std::size_t p = start + index * b; p < std::min(n, start + (index + 1) * b); ++p) {
+      pos.push_back(p);
+    }
+  }
+  return pos;
+}
+
 namespace {
 struct Result {
   std::optional<Sample> sample;
@@ -112,6 +144,7 @@ Loader::Loader(std::shared_ptr<const Dataset> ds, LoaderOptions opts) : st_(new 
   if (!opts.warn) {
     opts.warn = [](const std::string& m) { std::cerr << "warning: skipping sample " << m << "\n"; };
   }
+  loader_shard_positions(0, opts.shard, opts.batch_size);  // validates the shard
   st_->ds = std::move(ds);
   st_->opts = std::move(opts);
   st_->window = static_cast<std::size_t>(std::max(1, st_->opts.prefetch_batches)) *
@@ -133,6 +166,14 @@ Loader::~Loader() {
 void Loader::start_epoch(int64_t epoch) {
   std::vector<std::size_t> order =
       loader_epoch_order(st_->ds->size(), st_->opts.shuffle, st_->opts.seed, epoch);
+  if (st_->opts.shard.count > 1) {
+    std::vector<std::size_t> mine;
+    for (std::size_t p :
+         loader_shard_positions(order.size(), st_->opts.shard, st_->opts.batch_size)) {
+      mine.push_back(order[p]);
+    }
+    order = std::move(mine);
+  }
   {
     std::lock_guard<std::mutex> lk(st_->mu);
     ++st_->generation;
@@ -211,11 +252,19 @@ std::optional<Batch> Loader::next() {
 
 const Dataset& Loader::dataset() const { return *st_->ds; }
 
+const LoaderOptions& Loader::options() const { return st_->opts; }
+
 std::size_t Loader::size() const { return st_->ds->size(); }
 
 std::size_t Loader::batches_per_epoch() const {
-  const std::size_t n = st_->ds->size();
-  const auto b = static_cast<std::size_t>(st_->opts.batch_size);
+  const Shard& shard = st_->opts.shard;
+  std::size_t n = st_->ds->size();
+  auto b = static_cast<std::size_t>(st_->opts.batch_size);
+  if (shard.count > 1 && shard.layout == Shard::Layout::kBatchSlices) {
+    b = static_cast<std::size_t>(shard.global_batch);
+  } else if (shard.count > 1) {
+    n = loader_shard_positions(n, shard, st_->opts.batch_size).size();
+  }
   return st_->opts.drop_last ? n / b : (n + b - 1) / b;
 }
 

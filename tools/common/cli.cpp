@@ -82,7 +82,21 @@ std::vector<OptionRow> option_table() {
       value_row("--device", "cpu, cuda or cuda:K", kAll, &CliOptions::device),
       value_row("--seed", "random seed (data order, augmentation, init, dropout)", kAll,
                 &CliOptions::seed),
-      value_row("--threads", "intra-op CPU threads (0 = all cores)", kAll, &CliOptions::threads),
+      value_row("--threads",
+                "intra-op CPU threads (0 = all cores, shared among the workers of a node)", kAll,
+                &CliOptions::threads),
+      value_row("--nproc-per-node,--nproc_per_node",
+                "run N data-parallel worker processes on this machine (docs/distributed.md; "
+                "ignored under torchrun, which sets RANK)",
+                kAll, &CliOptions::nproc_per_node),
+      value_row("--dist-backend,--dist_backend",
+                "collectives of data-parallel workers: auto (nccl on CUDA, gloo on the CPU), "
+                "gloo or nccl",
+                kAll, &CliOptions::dist_backend),
+      value_row("--dist-timeout,--dist_timeout",
+                "seconds a data-parallel worker waits for the rendezvous or a collective before "
+                "it fails (a worker died or hangs)",
+                kAll, &CliOptions::dist_timeout_s),
   };
   rows.push_back({"--use_gpu,--use-gpu",
                   "original flag: true selects --device=cuda, false --device=cpu", kAll,
@@ -187,6 +201,14 @@ Config resolve_config(const CliOptions& opts, const Registry& registry) {
     throw ConfigError("--infer-topk must be >= 1, got " + std::to_string(opts.infer_topk));
   if (opts.threads < 0)
     throw ConfigError("--threads must be >= 0, got " + std::to_string(opts.threads));
+  if (opts.nproc_per_node < 1)
+    throw ConfigError("--nproc-per-node must be >= 1, got " + std::to_string(opts.nproc_per_node));
+  if (!(opts.dist_timeout_s > 0))
+    throw ConfigError("--dist-timeout must be > 0 seconds, got " +
+                      std::to_string(opts.dist_timeout_s));
+  if (opts.dist_backend != "auto" && opts.dist_backend != "gloo" && opts.dist_backend != "nccl")
+    throw ConfigError("--dist-backend: expected auto, gloo or nccl, got '" + opts.dist_backend +
+                      "'");
   return cfg;
 }
 

@@ -36,7 +36,11 @@ struct CliOptions {
   int64_t infer_topk = 20;
   std::string device = "cpu";
   uint64_t seed = 0;
-  int64_t threads = 0;  ///< 0 = all cores
+  int64_t threads = 0;  ///< 0 = all cores (divided by LOCAL_WORLD_SIZE for workers)
+  /// Data-parallel workers (docs/distributed.md): >1 spawns that many local workers.
+  int64_t nproc_per_node = 1;
+  std::string dist_backend = "auto";  ///< auto (nccl for CUDA, gloo for CPU), gloo, nccl
+  double dist_timeout_s = 300.0;      ///< rendezvous and collective timeout, seconds
 };
 
 /// Parses argv. Returns nullopt when the program should exit with *exit_code (after --help, or

@@ -13,6 +13,7 @@ namespace {
 
 std::mutex g_mutex;
 bool g_progress_pending = false;
+long g_rank = 0;
 
 std::shared_ptr<spdlog::logger> logger() {
   static std::shared_ptr<spdlog::logger> l = [] {
@@ -39,6 +40,12 @@ void clear_progress() {
 
 }  // namespace
 
+void set_log_rank(long rank) { g_rank = rank; }
+
+std::string log_rank_prefix() {
+  return g_rank > 0 ? "[rank " + std::to_string(g_rank) + "] " : std::string();
+}
+
 void log_to_file(const std::string& path) {
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
   sink->set_pattern("[%Y-%m-%d %H:%M:%S] [%l] %v");
@@ -46,6 +53,7 @@ void log_to_file(const std::string& path) {
 }
 
 void log_info(const std::string& msg) {
+  if (g_rank > 0) return;
   std::lock_guard<std::mutex> lock(g_mutex);
   clear_progress();
   logger()->info(msg);
@@ -53,11 +61,11 @@ void log_info(const std::string& msg) {
 void log_warn(const std::string& msg) {
   std::lock_guard<std::mutex> lock(g_mutex);
   clear_progress();
-  logger()->warn(msg);
+  logger()->warn(log_rank_prefix() + msg);
 }
 
 void progress(const std::string& text) {
-  if (!stdout_is_tty()) return;
+  if (g_rank > 0 || !stdout_is_tty()) return;
   std::lock_guard<std::mutex> lock(g_mutex);
   std::fprintf(stdout, "\r\033[K%s", text.c_str());
   std::fflush(stdout);

@@ -6,6 +6,12 @@
 
 namespace vc::app {
 
+/// Data-parallel workers: rank > 0 drops log_info and the progress line and prefixes warnings
+/// (and main()'s errors, log_rank_prefix) with "[rank N] ". Default 0.
+void set_log_rank(long rank);
+/// "[rank N] " for rank > 0, else "".
+std::string log_rank_prefix();
+
 /// Adds `path` as a second sink (appending). Safe to call once per run.
 void log_to_file(const std::string& path);
 void log_info(const std::string& msg);

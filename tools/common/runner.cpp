@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "tools/common/checkpoint.h"
+#include "tools/common/distributed.h"
 #include "tools/common/errors.h"
 #include "tools/common/evaluation.h"
 #include "tools/common/label_map.h"
@@ -58,6 +59,7 @@ int run_test(const CliOptions& opts, const Registry& registry) {
   log_skips(loader, "[TEST]");
   log_info(fmt::format("[TEST] finished: {} ({} of {} samples evaluated, {})", meter->summary(),
                        meter->count(), ds->size(), views));
+  if (!dist::is_main()) return 0;  // rank 0 holds the gathered results and writes them
 
   make_dir(opts.save_dir);
   const bool multi = entry.task.target == data::TargetKind::kMultiHot;
@@ -104,6 +106,18 @@ int run_infer(const CliOptions& opts, const Registry& registry) {
   evaluate(*model, loader, device, entry.task, nullptr, &rows, opts.infer_topk, opts.log_interval,
            "INFER", view_opts);
   views = views_done(views, ds->view_info(), rows, entry.task, view_opts, "INFER");
+  if (dist::active()) {  // the failures of every worker, at rank 0
+    std::string mine;
+    for (const auto& f : failures) mine += f + '\n';
+    failures.clear();
+    for (const auto& part : dist::gather_bytes(mine, "the failed samples")) {
+      for (std::size_t a = 0, b; a < part.size(); a = b + 1) {
+        b = part.find('\n', a);
+        failures.push_back(part.substr(a, b - a));
+      }
+    }
+  }
+  if (!dist::is_main()) return 0;
 
   make_dir(opts.save_dir);
   const std::string out = (fs::path(opts.save_dir) / (entry.id + "_infer.jsonl")).string();
@@ -115,12 +129,20 @@ int run_infer(const CliOptions& opts, const Registry& registry) {
 }
 
 int guarded_main(int (*body)(const CliOptions&), Tool tool, int argc, char** argv) {
-  return run_guarded([&] {
+  const int code = run_guarded([&] {
+    set_log_rank(static_cast<long>(dist::read_env().rank));
     int code = 0;
     auto opts = parse_cli(tool, argc, argv, &code);
     if (!opts) return code;
-    return body(*opts);
+    // --nproc-per-node N: this process becomes the launcher of N workers.
+    if (auto launched = dist::launch_local_workers(opts->nproc_per_node, argc, argv)) {
+      return *launched;
+    }
+    const int rc = body(*opts);
+    dist::barrier("end of the run");
+    return rc;
   });
+  return dist::finish(code);
 }
 
 int run_guarded(const std::function<int()>& body) {
@@ -128,11 +150,11 @@ int run_guarded(const std::function<int()>& body) {
     return body();
   } catch (const c10::Error& e) {
     std::cout.flush();
-    std::cerr << "error: " << e.what_without_backtrace() << std::endl;
+    std::cerr << log_rank_prefix() << "error: " << e.what_without_backtrace() << std::endl;
     return 1;
   } catch (const std::exception& e) {
     std::cout.flush();
-    std::cerr << "error: " << e.what() << std::endl;
+    std::cerr << log_rank_prefix() << "error: " << e.what() << std::endl;
     return 1;
   }
 }

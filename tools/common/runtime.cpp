@@ -10,6 +10,7 @@
 
 #include "models/common/inference.h"
 #include "tools/common/checkpoint.h"
+#include "tools/common/distributed.h"
 #include "tools/common/errors.h"
 #include "tools/common/logging.h"
 #include "tools/common/state_dict.h"
@@ -31,7 +32,10 @@ extern "C" void on_sigint(int) {
 
 torch::Device setup_runtime(const CliOptions& opts) {
   const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = opts.threads > 0 ? static_cast<int>(opts.threads) : static_cast<int>(hw);
+  // Data-parallel workers of one node share its cores.
+  const auto per_worker = std::max<int64_t>(1, hw / dist::read_env().local_world_size);
+  const int threads =
+      opts.threads > 0 ? static_cast<int>(opts.threads) : static_cast<int>(per_worker);
   torch::set_num_threads(threads);
   torch::manual_seed(opts.seed);
   torch::Device device(torch::kCPU);
@@ -45,6 +49,7 @@ torch::Device setup_runtime(const CliOptions& opts) {
                       ": CUDA is not available (this LibTorch build or machine has no GPU); "
                       "use --device=cpu or --use_gpu=false");
   }
+  device = dist::init(opts, device);  // no-op without WORLD_SIZE > 1
   log_info(fmt::format("runtime: device {}, {} intra-op threads, seed {}", device.str(), threads,
                        opts.seed));
   return device;
@@ -92,6 +97,11 @@ data::LoaderOptions loader_options(const SectionConfig& s, bool shuffle, uint64_
   o.seed = seed;
   o.drop_last = false;
   o.warn = [](const std::string& m) { log_warn("skipped sample: " + m); };
+  if (shuffle) {
+    dist::shard_train(o, s.section + ".batch_size");  // no-op for a single process
+  } else {
+    dist::shard_eval(o);
+  }
   return o;
 }
 

@@ -29,7 +29,10 @@ std::string require_list(const SectionConfig& s, Mode mode);
 std::shared_ptr<const data::Dataset> build_dataset(const ModelEntry& entry, const Config& cfg,
                                                    Mode mode);
 
-/// Loader options of a mode's section (batch_size, num_reader_threads, buf_size).
+/// Loader options of a mode's section (batch_size, num_reader_threads, buf_size). Among
+/// data-parallel workers (dist::active()) the shuffled (training) loader reads this worker's
+/// slice of every global batch (dist::shard_train: batch_size / workers), the others a
+/// contiguous block of the list (dist::shard_eval).
 data::LoaderOptions loader_options(const SectionConfig& s, bool shuffle, uint64_t seed);
 
 /// Logs "<what>: skipped N sample(s) (reason: count, ...)" when the epoch skipped any.

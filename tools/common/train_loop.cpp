@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "tools/common/checkpoint.h"
+#include "tools/common/distributed.h"
 #include "tools/common/errors.h"
 #include "tools/common/evaluation.h"
 #include "tools/common/logging.h"
@@ -70,6 +71,17 @@ void prune_checkpoints(const std::string& prefix, int64_t epoch, int64_t keep) {
   }
 }
 
+// TRAIN.freeze_bn: every batch-norm layer normalizes with its running statistics and leaves
+// them unchanged (eval mode) while its affine parameters still train.
+void freeze_batch_norm(torch::nn::Module& model) {
+  for (const auto& m : model.modules(/*include_self=*/false)) {
+    if (m->as<torch::nn::BatchNorm1d>() || m->as<torch::nn::BatchNorm2d>() ||
+        m->as<torch::nn::BatchNorm3d>()) {
+      m->eval();
+    }
+  }
+}
+
 }  // namespace
 
 int run_train(const CliOptions& opts) { return run_train(opts, default_registry()); }
@@ -121,6 +133,7 @@ int run_train(const CliOptions& opts, const Registry& registry) {
                     entry.id, entry.pretrain_what));
   }
   model->to(device);
+  dist::broadcast_module(*model);  // data-parallel workers start from rank 0's weights
 
   auto train_ds = build_dataset(entry, cfg, Mode::kTrain);
   data::Loader train_loader(train_ds, loader_options(tr, /*shuffle=*/true, opts.seed));
@@ -139,6 +152,10 @@ int run_train(const CliOptions& opts, const Registry& registry) {
   const OptimizerOptions opt_options = optimizer_options(tr);
   std::unique_ptr<Optimizer> optimizer = make_optimizer(opt_options, std::move(groups));
   log_info(optimizer->describe() + "; loss: " + task.loss_name);
+  std::vector<torch::Tensor> trainable;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) trainable.push_back(p);
+  dist::GradientSync grad_sync(std::move(trainable));  // no-op for a single process
 
   TrainState st;
   st.best_name = task.make_meter(cfg)->primary();
@@ -164,10 +181,13 @@ int run_train(const CliOptions& opts, const Registry& registry) {
 
   const int64_t epochs = tr.i("epoch");
   const std::size_t nb = train_loader.batches_per_epoch();
-  log_info(fmt::format("training {} for {} epoch(s): {} samples, {} batches of {} per epoch",
-                       entry.id, epochs, train_ds->size(), nb, tr.i("batch_size")));
+  log_info(fmt::format("training {} for {} epoch(s): {} samples, {} batches of {} per epoch{}",
+                       entry.id, epochs, train_ds->size(), nb, tr.i("batch_size"),
+                       dist::active() ? fmt::format(" ({} workers x {})", dist::world_size(),
+                                                    train_loader.options().batch_size)
+                                      : std::string()));
   std::unique_ptr<TensorBoardWriter> tb;
-  if (tr.b("tensorboard")) {
+  if (tr.b("tensorboard") && dist::is_main()) {  // rank 0 alone writes events
     tb = std::make_unique<TensorBoardWriter>((fs::path(opts.save_dir) / "tensorboard").string());
     log_info("TensorBoard events: " + tb->path() + " (TRAIN.tensorboard)");
   }
@@ -181,20 +201,52 @@ int run_train(const CliOptions& opts, const Registry& registry) {
   double ema_batch = 0.0;
   const std::string ckpt_prefix = (fs::path(opts.save_dir) / entry.id).string();
   const std::string latest = (fs::path(opts.save_dir) / "latest.pt").string();
+  // After SIGINT (agreed by every data-parallel worker at the same step): rank 0 saves.
+  const auto interrupted = [&](int64_t epoch, int64_t it) {
+    progress_done();
+    if (!dist::is_main()) return 130;
+    const std::string path = ckpt_prefix + "_interrupted.pt";
+    TrainState now = st;
+    now.epoch = epoch;
+    now.step_in_epoch = it;
+    save_checkpoint(path,
+                    make_checkpoint(entry, opts, cfg, *model, *optimizer, opt_options.type, now));
+    copy_file_atomic(path, latest);
+    log_warn(fmt::format("interrupted: saved {} (epoch {}, iteration {}); resume with --resume={}",
+                         path, epoch, it, path));
+    return 130;
+  };
 
   for (int64_t epoch = st.epoch; epoch < epochs; ++epoch) {
     model->train();
+    if (tr.b("freeze_bn")) freeze_batch_norm(*model);
     train_loader.start_epoch(epoch);
     auto epoch_meter = task.make_meter(cfg);
     int64_t it = 0;
     for (; it < st.step_in_epoch; ++it) {
-      if (!train_loader.next()) break;  // replays the data order of the interrupted epoch
+      // Replays the data order of the interrupted epoch (workers: global steps, even past the
+      // end of their slices).
+      if (!train_loader.next() && !dist::active()) break;
     }
     st.step_in_epoch = 0;
     double sum_batch = 0.0;
     auto t_data = Clock::now();
     const auto t_epoch = Clock::now();
-    while (auto batch = train_loader.next()) {
+    for (;;) {
+      std::optional<data::Batch> batch = train_loader.next();
+      if (!batch) {
+        // Data-parallel: this worker's slice of global batch `it` is empty (the epoch's short
+        // last batch, or skipped samples); it still joins the step.
+        if (!dist::active() || it >= static_cast<int64_t>(nb)) break;
+        optimizer->zero_grad();
+        const auto synced = grad_sync.all_reduce(0, 0.0, stop_requested());
+        if (synced.samples > 0) optimizer->step(schedule.at(st.global_step));
+        ++st.global_step;
+        ++it;
+        if (synced.stop) return interrupted(epoch, it);
+        t_data = Clock::now();
+        continue;
+      }
       const double data_time = seconds_since(t_data);
       const auto t_step = Clock::now();
       const models::ModelInput input = models::ModelInput(batch->inputs).to(device);
@@ -203,10 +255,12 @@ int run_train(const CliOptions& opts, const Registry& registry) {
       torch::Tensor loss = task.loss(logits, target);
       optimizer->zero_grad();
       loss.backward();
+      const double loss_v = loss.item<double>();
+      // Data-parallel: the gradients of the global batch, identical on every worker.
+      const auto synced = grad_sync.all_reduce(batch->size(), loss_v, stop_requested());
       const double lr = schedule.at(st.global_step);
       optimizer->step(lr);
       const int64_t step = st.global_step++;
-      const double loss_v = loss.item<double>();
       const torch::Tensor cpu_logits = logits.detach().to(torch::kCPU);
       epoch_meter->update(cpu_logits, batch->target, loss_v);
       const double batch_time = seconds_since(t_step) + data_time;
@@ -215,7 +269,7 @@ int run_train(const CliOptions& opts, const Registry& registry) {
       const double remaining =
           ema_batch * static_cast<double>((epochs - epoch - 1) * static_cast<int64_t>(nb) +
                                           static_cast<int64_t>(nb) - it - 1);
-      const double clips_s = static_cast<double>(batch->size()) / batch_time;
+      const double clips_s = static_cast<double>(synced.samples) / batch_time;  // all workers
       if (it % opts.log_interval == 0) {
         auto bm = epoch_meter->clone_empty();
         bm->update(cpu_logits, batch->target, loss_v);
@@ -239,28 +293,19 @@ int run_train(const CliOptions& opts, const Registry& registry) {
                         epoch, it, nb, loss_v, lr, clips_s, format_duration(remaining)));
       }
       ++it;
-      if (stop_requested()) {
-        progress_done();
-        const std::string path = ckpt_prefix + "_interrupted.pt";
-        TrainState now = st;
-        now.epoch = epoch;
-        now.step_in_epoch = it;
-        save_checkpoint(
-            path, make_checkpoint(entry, opts, cfg, *model, *optimizer, opt_options.type, now));
-        copy_file_atomic(path, latest);
-        log_warn(
-            fmt::format("interrupted: saved {} (epoch {}, iteration {}); resume with --resume={}",
-                        path, epoch, it, path));
-        return 130;
-      }
+      if (synced.stop) return interrupted(epoch, it);
       t_data = Clock::now();
     }
     progress_done();
     log_skips(train_loader, fmt::format("[TRAIN] epoch {}", epoch));
+    const double comm_s = grad_sync.take_seconds();
     log_info(fmt::format(
-        "[TRAIN] epoch {} finished: {} ({} samples), {}, average batch time {:.3f}s", epoch,
-        epoch_meter->summary(), epoch_meter->count(), format_duration(seconds_since(t_epoch)),
-        it > 0 ? sum_batch / static_cast<double>(it) : 0.0));
+        "[TRAIN] epoch {} finished: {} ({} samples{}), {}, average batch time {:.3f}s{}", epoch,
+        epoch_meter->summary(), epoch_meter->count(), dist::active() ? " on rank 0" : "",
+        format_duration(seconds_since(t_epoch)), it > 0 ? sum_batch / static_cast<double>(it) : 0.0,
+        dist::active() && it > 0
+            ? fmt::format(" (all-reduce {:.3f}s per step)", comm_s / static_cast<double>(it))
+            : std::string()));
     if (tb) tb->add_scalars(tb_values(*epoch_meter, "epoch/train_"), epoch);
 
     bool improved = false;
@@ -271,7 +316,8 @@ int run_train(const CliOptions& opts, const Registry& registry) {
       log_skips(*valid_loader, "[VALID]");
       log_info(fmt::format("[VALID] epoch {}: {} ({} samples)", epoch, vm->summary(), vm->count()));
       if (tb) tb->add_scalars(tb_values(*vm, "valid/"), epoch);
-      const double v = vm->value(st.best_name);
+      // The metrics of every worker's samples are at rank 0 (evaluate gathers them).
+      const double v = dist::is_main() ? vm->value(st.best_name) : st.best;
       if (v > st.best) {
         st.best = v;
         improved = true;
@@ -279,6 +325,7 @@ int run_train(const CliOptions& opts, const Registry& registry) {
     }
     if (tb) tb->flush();
     st.epoch = epoch + 1;
+    if (!dist::is_main()) continue;  // rank 0 alone writes checkpoints
     const std::string epoch_path = fmt::format("{}_epoch{}.pt", ckpt_prefix, epoch);
     save_checkpoint(epoch_path,
                     make_checkpoint(entry, opts, cfg, *model, *optimizer, opt_options.type, st));
