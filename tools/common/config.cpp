@@ -413,7 +413,7 @@ const KeyTable& common_keys() {
           key("warmup_epochs", S::kTrain, 0.0, 0, 1e6, {}, "linear LR warmup length in epochs (0 = none; not in the original)"),
           key("warmup_start_factor", S::kTrain, 0.1, 0, 1, {}, "warmup starts at learning_rate * this factor"),
           key("keep_checkpoints", S::kTrain, int64_t{3}, 0, 1e6, {}, "per-epoch checkpoints kept (the newest ones; best.pt and latest.pt are kept apart); 0 = keep all"),
-          key("freeze_bn", S::kTrain, false, -kInf, kInf, {}, "train with every batch-norm layer in eval mode: normalize with the running statistics and leave them unchanged (the affine scale and shift still train); makes data-parallel training equal to one process with the same global batch (docs/distributed.md); not in the original"),
+          key("freeze_bn", S::kTrain, false, -kInf, kInf, {}, "train with every batch-norm layer in eval mode: normalize with the running statistics and leave them unchanged (the affine scale and shift still train); makes data-parallel training equal to one process with the same global batch (docs/distributed.md); meant for fine-tuning pretrained weights (from a random start the statistics stay at 0 / 1 and activations grow unchecked); not in the original"),
           key("fast_inference", S::kShared, true, -kInf, kInf, {}, "test / infer: run the network through the fast inference path (models/common/inference.h: traced per input shape, frozen, BN folded into the convs, oneDNN layouts; checked against eager within 1e-3 on the first batch of each shape, eager where a trace does not apply); false = eager"),
       },
       {},
