@@ -74,7 +74,8 @@ for model in $MODELS; do
         pin "$t" "$PYTHON" "$PEER" --model "$model" --threads "$t" --batch "$BATCH" \
           --iters "$ITERS" --warmup "$WARMUP" --modes "$MODES" \
           --train-input "$(field train_input)" --infer-input "$(field infer_input)" \
-          --num-classes "$(field num_classes)" | tee "$log_p"
+          --num-classes "$(field num_classes)" --task "$(field task)" \
+          --optimizer "$(field optimizer)" | tee "$log_p"
         grep '^RESULT ' "$log_p" >>"$RESULTS"
       }
       if ((r % 2 == 0)); then

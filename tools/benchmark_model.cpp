@@ -122,9 +122,13 @@ vc::models::ModelInput bench_input(const ModelEntry& entry, const Config& cfg, M
   return out;
 }
 
+// "1x3x224x224" for a network with one input; "audio:1x300x128,lengths:1,mask:1x300,rgb:..."
+// (name:shape, comma-separated) for several (tools/peers/benchmark_model_peer.py reads both).
 std::string input_text(const vc::models::ModelInput& in) {
+  if (in.tensors().size() == 1) return shape_text(in.tensors().begin()->second);
   std::string s;
-  for (const auto& [name, t] : in.tensors()) s += (s.empty() ? "" : ",") + shape_text(t);
+  for (const auto& [name, t] : in.tensors())
+    s += (s.empty() ? "" : ",") + name + ":" + shape_text(t);
   return s;
 }
 
@@ -177,7 +181,9 @@ int run(const Args& a) {
 
   std::ostringstream result;
   result << "RESULT impl=cpp model=" << entry.id << " threads=" << a.threads << " batch=" << a.batch
-         << " num_classes=" << cfg.model.i("num_classes");
+         << " num_classes=" << cfg.model.i("num_classes")
+         << " task=" << (entry.task.target == vc::data::TargetKind::kClass ? "single" : "multi")
+         << " optimizer=" << optimizer_options(cfg.section(Mode::kTrain)).type;
   std::printf(
       "benchmark_model: %s, config %s, %lld intra-op thread(s), batch %lld, %lld iters "
       "after %lld warmup; oneDNN (MKLDNN) %s\n",

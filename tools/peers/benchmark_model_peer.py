@@ -35,7 +35,29 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def shape(text):
-    return [int(v) for v in text.split("x")]
+    """"1x3x224x224" -> [1, 3, 224, 224]; several named inputs "audio:1x300x128,lengths:1,
+    mask:1x300,rgb:1x300x1024" (the YouTube-8M networks) -> {"audio": [...], ...}."""
+    if ":" not in text:
+        return [int(v) for v in text.split("x")]
+    return {name: [int(v) for v in dims.split("x")]
+            for name, dims in (item.split(":", 1) for item in text.split(","))}
+
+
+def make_input(spec):
+    """A random input for `spec` (shape()): one tensor, or for the YouTube-8M networks the one
+    tensor [N, T, 1024 + 128] (rgb | audio, every frame real) their references take."""
+    if isinstance(spec, list):
+        return torch.randn(spec), spec[0]
+    if "rgb" in spec and "audio" in spec:
+        rgb, audio = torch.randn(spec["rgb"]), torch.randn(spec["audio"])
+        return torch.cat([rgb, audio], 2), spec["rgb"][0]
+    raise SystemExit(f"error: no rule to build the inputs {sorted(spec)}")
+
+
+def spec_text(spec):
+    if isinstance(spec, list):
+        return "x".join(map(str, spec))
+    return ",".join(f"{k}:{'x'.join(map(str, v))}" for k, v in spec.items())
 
 
 def median_seconds(fn, warmup, iters):
@@ -102,6 +124,13 @@ def main():
     ap.add_argument("--num-classes", type=int, default=400)
     ap.add_argument("--gemm-size", type=int, default=2048)
     ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--task", choices=["single", "multi"], default="single",
+                    help="single: softmax cross-entropy on class targets; multi: sigmoid "
+                         "cross-entropy summed over classes, mean over the batch, on multi-hot "
+                         "targets (5 %% positives)")
+    ap.add_argument("--optimizer", default="momentum",
+                    help="the C++ run's optimizer: momentum (SGD momentum 0.9, weight decay "
+                         "1e-4), adam, rmsprop (centred)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     modes = set(a.modes.split(","))
@@ -118,20 +147,33 @@ def main():
             print(f"RESULT impl=python model={a.model.upper()} skipped=no_reference ({what})")
             return
         model.train()
-        x = torch.randn(a.train_input)
-        target = torch.randint(a.num_classes, (a.train_input[0],))
-        opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
+        x, b = make_input(a.train_input)
+        if a.task == "single":
+            target = torch.randint(a.num_classes, (b,))
+            loss_fn = torch.nn.functional.cross_entropy
+        else:
+            target = (torch.rand(b, a.num_classes) < 0.05).float()
+
+            def loss_fn(logits, y):
+                return torch.nn.functional.binary_cross_entropy_with_logits(
+                    logits, y, reduction="sum") / logits.shape[0]
+        if a.optimizer == "adam":
+            opt = torch.optim.Adam(model.parameters(), lr=a.lr)
+        elif a.optimizer == "rmsprop":
+            opt = torch.optim.RMSprop(model.parameters(), lr=a.lr, alpha=0.95, eps=1e-6,
+                                      centered=True)
+        else:
+            opt = torch.optim.SGD(model.parameters(), lr=a.lr, momentum=0.9, weight_decay=1e-4)
 
         def step():
             opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(x), target)
+            loss = loss_fn(model(x), target)
             loss.backward()
             opt.step()
 
         t = median_seconds(step, a.warmup, a.iters)
-        b = a.train_input[0]
-        print(f"train     input {'x'.join(map(str, a.train_input))} ({what}): {t:.3f} s/step, "
-              f"{b / t:.3f} clips/s")
+        print(f"train     input {spec_text(a.train_input)} ({what}, {a.optimizer}): {t:.3f} "
+              f"s/step, {b / t:.3f} clips/s")
         result += f" train_clips_per_s={b / t:.6g}"
 
     if "eager" in modes or "fast" in modes:
@@ -140,15 +182,14 @@ def main():
             print(f"RESULT impl=python model={a.model.upper()} skipped=no_reference ({what})")
             return
         model.eval()
-        x = torch.randn(a.infer_input)
-        b = a.infer_input[0]
+        x, b = make_input(a.infer_input)
         with torch.no_grad():
             eager_out = None
             if "eager" in modes:
                 out = {}
                 t = median_seconds(lambda: out.update(y=model(x)), a.warmup, a.iters)
                 eager_out = out["y"]
-                print(f"eager     input {'x'.join(map(str, a.infer_input))}: {t:.3f} s/forward, "
+                print(f"eager     input {spec_text(a.infer_input)}: {t:.3f} s/forward, "
                       f"{b / t:.3f} clips/s")
                 result += f" infer_eager_clips_per_s={b / t:.6g}"
             if "fast" in modes:
