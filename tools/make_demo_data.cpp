@@ -75,6 +75,7 @@ struct Options {
   int videos = 600;    // yt8m
   int classes = 16;    // yt8m
   int min_frames = 8;  // yt8m
+  int shards = 2;      // yt8m: train shards
 };
 
 // Parses argv with CLI11. Returns nullopt and sets *code when the program should exit (--help: 0,
@@ -128,6 +129,9 @@ std::optional<Options> parse_args(int argc, char** argv, int* code) {
       ->capture_default_str();
   app.add_option("--min-frames", o.min_frames, "yt8m: frames of the shortest video")
       ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  app.add_option("--shards", o.shards, "yt8m: TFRecord files of the train split")
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -671,6 +675,7 @@ int main(int argc, char** argv) {
       y.videos = o->videos;
       y.classes = o->classes;
       y.min_frames = o->min_frames;
+      y.train_shards = o->shards;
       y.max_frames = o->frames_given ? o->frames : 40;
       y.seed = o->seed;
       vc::demo::write_yt8m_demo(y);

@@ -153,10 +153,29 @@ std::string tsn_setup(const std::string& dir) {
   return cfg;
 }
 
-// Attention LSTM (variable-length feature batches) joins with one row once it is in the
-// registry: {"AttentionLSTM", "attention_lstm", "AttentionLSTM", attention_lstm_setup}.
+// Attention LSTM: variable-length feature batches (the workers' slices pad differently) and a
+// loss summed over the batch (gradients added, not averaged). 30 synthetic YouTube-8M videos:
+// 18 train shards of one video each (a list line = a sample, as the cases need), 6 test videos.
+std::string attention_lstm_setup(const std::string& dir) {
+  const std::string data = dir + "/demo";
+  auto r = run_command(kBin + "make_demo_data --kind yt8m --out " + data +
+                       " --videos 30 --shards 18 --classes 16 --min-frames 3 --frames 12 --seed 5");
+  if (r.exit_code != 0) throw std::runtime_error("make_demo_data failed: " + r.output);
+  const std::string cfg = dir + "/attention_lstm.yaml";
+  write_text(cfg,
+             "MODEL:\n  name: AttentionLSTM\n  num_classes: 16\n  embedding_size: 8\n"
+             "  lstm_size: 8\n  fc1_size: 16\n  fc2_size: 16\n  drop_rate: 0.0\n"
+             "  num_reader_threads: 1\n"
+             "TRAIN:\n  epoch: 1\n  batch_size: 4\n  learning_rate: 0.01\n"
+             "  lr_policy: constant\n  filelist: " +
+                 data + "/train.list\nTEST:\n  batch_size: 5\n  filelist: " + data +
+                 "/test.list\n");
+  return cfg;
+}
+
 const std::vector<Case> kCases = {
     {"TSN", "tsn", "TSN", tsn_setup},
+    {"AttentionLSTM", "attentionlstm", "AttentionLSTM", attention_lstm_setup},
 };
 
 class Distributed : public ::testing::TestWithParam<Case> {

@@ -363,8 +363,9 @@ std::vector<std::string> gather_bytes(const std::string& mine, const std::string
   return out;
 }
 
-GradientSync::GradientSync(std::vector<torch::Tensor> params, int64_t bucket_bytes)
-    : params_(std::move(params)) {
+GradientSync::GradientSync(std::vector<torch::Tensor> params, bool loss_sums_batch,
+                           int64_t bucket_bytes)
+    : params_(std::move(params)), loss_sums_batch_(loss_sums_batch) {
   int64_t bytes = 0;
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const torch::Tensor& p = params_[i];
@@ -391,7 +392,9 @@ GradientSync::Step GradientSync::all_reduce(int64_t local_samples, double local_
   auto m = meta.accessor<double, 1>();
   for (std::size_t i = 0; i < np; ++i) m[static_cast<int64_t>(i)] = params_[i].grad().defined();
   m[static_cast<int64_t>(np)] = static_cast<double>(local_samples);
-  m[static_cast<int64_t>(np) + 1] = local_samples > 0 ? local_loss * local_samples : 0.0;
+  // Mean losses are weighted by their samples; summed ones add up as they are.
+  const double weight = loss_sums_batch_ ? 1.0 : static_cast<double>(local_samples);
+  m[static_cast<int64_t>(np) + 1] = local_samples > 0 ? local_loss * weight : 0.0;
   m[static_cast<int64_t>(np) + 2] = stop ? 1.0 : 0.0;
   std::vector<std::vector<torch::Tensor>> flat(buckets_.size() + 1);
   flat[0] = {meta.to(state().device)};
@@ -408,7 +411,7 @@ GradientSync::Step GradientSync::all_reduce(int64_t local_samples, double local_
         if (g.defined()) f.narrow(0, off, g.numel()).copy_(g.reshape({-1}));
         off += params_[i].numel();
       }
-      f.mul_(static_cast<double>(local_samples));  // sum_r n_r * g_r / sum_r n_r below
+      if (!loss_sums_batch_) f.mul_(weight);  // sum_r n_r * g_r / sum_r n_r below
     }
     flat[b + 1] = {f};
     works.push_back(comm().allreduce(flat[b + 1]));
@@ -418,12 +421,13 @@ GradientSync::Step GradientSync::all_reduce(int64_t local_samples, double local_
   const auto t = total.accessor<double, 1>();
   Step step;
   step.samples = static_cast<int64_t>(t[static_cast<int64_t>(np)] + 0.5);
-  step.loss = step.samples > 0 ? t[static_cast<int64_t>(np) + 1] / step.samples : 0.0;
+  const double divisor = loss_sums_batch_ ? 1.0 : static_cast<double>(step.samples);
+  step.loss = step.samples > 0 ? t[static_cast<int64_t>(np) + 1] / divisor : 0.0;
   step.stop = t[static_cast<int64_t>(np) + 2] > 0.0;
   if (step.samples > 0) {
     for (std::size_t b = 0; b < buckets_.size(); ++b) {
       const torch::Tensor& f = flat[b + 1][0];
-      f.div_(static_cast<double>(step.samples));
+      if (divisor != 1.0) f.div_(divisor);
       int64_t off = 0;
       for (std::size_t i : buckets_[b]) {
         torch::Tensor& p = params_[i];

@@ -105,19 +105,22 @@ std::vector<std::string> gather_bytes(const std::string& mine, const std::string
 class GradientSync {
  public:
   /// `params`: the trainable parameters, in the same order on every worker. Buckets of at most
-  /// `bucket_bytes` are all-reduced concurrently.
-  explicit GradientSync(std::vector<torch::Tensor> params, int64_t bucket_bytes = 25 << 20);
+  /// `bucket_bytes` are all-reduced concurrently. `loss_sums_batch`: the task's loss is a sum
+  /// over the batch (Task::loss_sums_batch), so gradients and losses are summed, not averaged.
+  explicit GradientSync(std::vector<torch::Tensor> params, bool loss_sums_batch = false,
+                        int64_t bucket_bytes = 25 << 20);
 
   struct Step {
     int64_t samples = 0;  ///< in the global batch (0: every worker's slice was empty)
-    double loss = 0.0;    ///< the global batch's mean loss
+    double loss = 0.0;    ///< the global batch's mean loss (its sum with loss_sums_batch)
     bool stop = false;    ///< some worker asked to stop (SIGINT): all stop at this step
   };
   /// Alone: {local_samples, local_loss, stop}, gradients untouched. Distributed: every
   /// parameter's gradient becomes sum_r(n_r * g_r) / sum_r(n_r) (g_r the worker's gradient of
   /// its mean loss over n_r samples; an empty slice contributes nothing), identical on every
   /// worker; a gradient undefined on every worker stays undefined. Call it on every worker every
-  /// step, with local_samples 0 when the worker had no batch.
+  /// step, with local_samples 0 when the worker had no batch. With loss_sums_batch the
+  /// gradient becomes sum_r g_r (each g_r the gradient of the worker's summed loss).
   Step all_reduce(int64_t local_samples, double local_loss, bool stop);
 
   /// Seconds spent in all_reduce since the last call (and resets the count).
@@ -125,6 +128,7 @@ class GradientSync {
 
  private:
   std::vector<torch::Tensor> params_;
+  bool loss_sums_batch_ = false;
   std::vector<std::vector<std::size_t>> buckets_;  // parameter indices
   double seconds_ = 0.0;
 };

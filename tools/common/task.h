@@ -18,8 +18,12 @@ struct Task {
   /// The target the loss expects (and the datasets produce).
   data::TargetKind target = data::TargetKind::kClass;
   std::string loss_name;  ///< for logs: "softmax cross-entropy", ...
-  /// logits [N, C], target as collated -> scalar mean loss.
+  /// logits [N, C], target as collated -> scalar mean loss (or the sum, see loss_sums_batch).
   std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& target)> loss;
+  /// True when `loss` is a sum over the batch rather than a mean (Attention LSTM, spec §6.2):
+  /// data-parallel workers then add their gradients instead of averaging them, so N workers
+  /// with B/N samples each step exactly as one process with B.
+  bool loss_sums_batch = false;
   std::string score_name;  ///< "softmax" / "sigmoid"
   /// logits [N, C] -> scores [N, C] (probabilities written to results).
   std::function<torch::Tensor(const torch::Tensor& logits)> scores;

@@ -155,7 +155,8 @@ int run_train(const CliOptions& opts, const Registry& registry) {
   std::vector<torch::Tensor> trainable;
   for (const auto& p : model->parameters())
     if (p.requires_grad()) trainable.push_back(p);
-  dist::GradientSync grad_sync(std::move(trainable));  // no-op for a single process
+  // No-op for a single process.
+  dist::GradientSync grad_sync(std::move(trainable), entry.task.loss_sums_batch);
 
   TrainState st;
   st.best_name = task.make_meter(cfg)->primary();

@@ -132,6 +132,7 @@ ModelEntry attention_lstm_row() {
   });
   task.loss_name = "sigmoid cross-entropy (summed over classes and over the batch)";
   task.loss = summed_sigmoid_cross_entropy;
+  task.loss_sums_batch = true;
   return {"AttentionLSTM",
           "Attention LSTM: bidirectional peephole LSTMs with attention pooling over frame "
           "features (YouTube-8M)",
