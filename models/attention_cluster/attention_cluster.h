@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "models/common/dropout.h"
-#include "models/tsm/tsm.h"  // DropoutImpl (shared with TSM)
 #include "models/video_model.h"
 
 namespace vc::models {

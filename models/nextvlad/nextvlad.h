@@ -20,7 +20,6 @@
 #include <torch/torch.h>
 
 #include "models/common/dropout.h"
-#include "models/tsm/tsm.h"  // DropoutImpl (shared with TSM)
 #include "models/video_model.h"
 
 namespace vc::models {
