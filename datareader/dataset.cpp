@@ -159,7 +159,8 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
     const int64_t t_max = *std::max_element(lengths.begin(), lengths.end());
     std::vector<int64_t> shape{n, t_max};
     for (int64_t d = 1; d < t0.dim(); ++d) shape.push_back(t0.size(d));
-    torch::Tensor out = torch::zeros(shape, t0.options());  // [N, T_max, ...]
+    // Recycled memory, written once: each row's frames copied, only its padding tail zeroed.
+    torch::Tensor out = pooled_empty(shape, t0.scalar_type());  // [N, T_max, ...]
     for (int64_t i = 0; i < n; ++i) {
       const torch::Tensor& t = parts[static_cast<std::size_t>(i)];
       if (t.dim() != t0.dim() || t.sizes().slice(1) != t0.sizes().slice(1) ||
@@ -168,7 +169,9 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
                         name + " shape " + c10::str(t.sizes()) +
                         ", the batch has [T, ...] = " + c10::str(t0.sizes()));
       }
-      if (t.size(0) > 0) out[i].narrow(0, 0, t.size(0)).copy_(t);
+      torch::Tensor row = out[i];  // [T_max, ...]
+      if (t.size(0) > 0) row.narrow(0, 0, t.size(0)).copy_(t);
+      if (t.size(0) < t_max) row.narrow(0, t.size(0), t_max - t.size(0)).zero_();
     }
     b.inputs[name] = out;
   }

@@ -2,7 +2,12 @@
 #include "datareader/feature_reader.h"
 
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define VC_FEATURE_X86 1
+#endif
 
 #include <algorithm>
 #include <array>
@@ -27,12 +32,15 @@ constexpr int64_t kRgb = 1024;
 constexpr int64_t kAudio = 128;
 
 // uint8 -> float: the dequantization x * 4/255 + (4/512 - 2) (computed in double as the
-// original's numpy float64, rounded once), or the raw value.
+// original's numpy float64: one rounded multiply, one rounded add, then rounded once to float),
+// or the raw value (scale 1, offset 0).
+constexpr double kDeqScale = 4.0 / 255.0;
+constexpr double kDeqOffset = 4.0 / 512.0 - 2.0;
+
 const std::array<float, 256>& value_table(bool dequantize) {
   static const std::array<float, 256> deq = [] {
     std::array<float, 256> t{};
-    for (int x = 0; x < 256; ++x)
-      t[x] = static_cast<float>(x * (4.0 / 255.0) + (4.0 / 512.0 - 2.0));
+    for (int x = 0; x < 256; ++x) t[x] = static_cast<float>(x * kDeqScale + kDeqOffset);
     return t;
   }();
   static const std::array<float, 256> raw = [] {
@@ -41,6 +49,59 @@ const std::array<float, 256>& value_table(bool dequantize) {
     return t;
   }();
   return dequantize ? deq : raw;
+}
+
+// n values through `table`: the portable path.
+void widen_table(const uint8_t* in, float* out, int64_t n, const std::array<float, 256>& table) {
+  const float* __restrict t = table.data();
+  for (int64_t i = 0; i < n; ++i) out[i] = t[in[i]];
+}
+
+#ifdef VC_FEATURE_X86
+// The same values computed as the table defines them (double multiply, double add, round to
+// float), 8 at a time with AVX2: 3-4x the table's speed, where the reader spent most of its
+// time. Explicit multiply and add (no FMA: not enabled for this function), so each step rounds
+// as the scalar double code; checked against the table for all 256 inputs before first use.
+__attribute__((target("avx2"))) void widen_avx2(const uint8_t* in, float* out, int64_t n,
+                                                double scale, double offset) {
+  const __m256d s = _mm256_set1_pd(scale);
+  const __m256d o = _mm256_set1_pd(offset);
+  for (int64_t i = 0; i + 8 <= n; i += 8) {
+    __m128i b;
+    std::memcpy(&b, in + i, 8);  // the low 8 bytes; the rest is ignored
+    const __m256i v = _mm256_cvtepu8_epi32(b);
+    const __m256d lo =
+        _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(v)), s), o);
+    const __m256d hi =
+        _mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1)), s), o);
+    const __m256 f = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+    _mm256_storeu_ps(out + i, f);
+  }
+}
+
+bool avx2_matches(double scale, double offset, const std::array<float, 256>& table) {
+  if (!__builtin_cpu_supports("avx2")) return false;
+  std::array<uint8_t, 256> in{};
+  for (int x = 0; x < 256; ++x) in[static_cast<std::size_t>(x)] = static_cast<uint8_t>(x);
+  std::array<float, 256> got{};
+  widen_avx2(in.data(), got.data(), 256, scale, offset);
+  return std::memcmp(got.data(), table.data(), sizeof(got)) == 0;
+}
+#endif
+
+// n values: uint8 -> float as value_table(dequantize) maps them.
+void widen(const uint8_t* in, float* out, int64_t n, bool dequantize) {
+#ifdef VC_FEATURE_X86
+  static const bool fast_deq = avx2_matches(kDeqScale, kDeqOffset, value_table(true));
+  static const bool fast_raw = avx2_matches(1.0, 0.0, value_table(false));
+  if (dequantize ? fast_deq : fast_raw) {
+    const int64_t n8 = n - n % 8;
+    widen_avx2(in, out, n8, dequantize ? kDeqScale : 1.0, dequantize ? kDeqOffset : 0.0);
+    widen_table(in + n8, out + n8, n - n8, value_table(dequantize));
+    return;
+  }
+#endif
+  widen_table(in, out, n, value_table(dequantize));
 }
 
 std::string lower_ext(const std::string& path) {
@@ -411,35 +472,52 @@ namespace {
 std::string reread_record(const std::string& path, uint64_t offset, uint64_t length) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw DataError("cannot open the shard: " + std::string(std::strerror(errno)));
-  std::string buf(static_cast<std::size_t>(16 + length), '\0');
+  // One preadv: the 12-byte header and the 4-byte footer apart, the data straight into the
+  // returned string (no second copy).
+  char header[12];
+  uint32_t data_crc = 0;
+  std::string data(static_cast<std::size_t>(length), '\0');
+  iovec iov[3] = {
+      {header, sizeof(header)}, {data.data(), data.size()}, {&data_crc, sizeof(data_crc)}};
+  const std::size_t want = sizeof(header) + data.size() + sizeof(data_crc);
   std::size_t got = 0;
-  while (got < buf.size()) {
-    const ssize_t r = ::pread(fd, &buf[got], buf.size() - got, static_cast<off_t>(offset + got));
+  int first = 0;
+  while (got < want && first < 3) {
+    const ssize_t r = ::preadv(fd, iov + first, 3 - first, static_cast<off_t>(offset + got));
     if (r <= 0) break;
     got += static_cast<std::size_t>(r);
+    // Advance the iovecs past what was read (a short read may stop inside one).
+    auto left = static_cast<std::size_t>(r);
+    while (first < 3 && left >= iov[first].iov_len) left -= iov[first++].iov_len;
+    if (first < 3) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
   }
   ::close(fd);
-  if (got != buf.size()) throw DataError("the shard is shorter than when it was indexed");
+  if (got != want) throw DataError("the shard is shorter than when it was indexed");
   uint64_t len = 0;
-  std::memcpy(&len, buf.data(), 8);  // little endian (x86 / ARM Linux)
-  uint32_t data_crc = 0;
-  std::memcpy(&data_crc, buf.data() + 12 + length, 4);
-  if (len != length || tfrecord::mask_crc(tfrecord::crc32c(
-                           buf.data() + 12, static_cast<std::size_t>(length))) != data_crc) {
+  std::memcpy(&len, header, 8);  // little endian (x86 / ARM Linux)
+  if (len != length || tfrecord::mask_crc(tfrecord::crc32c(data.data(), data.size())) != data_crc) {
     throw DataError("the record changed since the shard was indexed (length / data CRC)");
   }
-  return buf.substr(12, static_cast<std::size_t>(length));
+  return data;
 }
 
-// Rows `idx` of a uint8 [n, width] block -> float32 [idx.size(), width] through `table`.
+// Rows `idx` of a uint8 [n, width] block -> float32 [idx.size(), width]:
+// dequantized or raw (value_table). Consecutive rows are converted in one run.
 at::Tensor rows_to_float(const uint8_t* data, int64_t width, const std::vector<int64_t>& idx,
-                         const std::array<float, 256>& table) {
+                         bool dequantize) {
   at::Tensor out = at::empty({static_cast<int64_t>(idx.size()), width}, at::kFloat);
   float* o = out.data_ptr<float>();
-  for (int64_t r : idx) {
-    const uint8_t* row = data + r * width;
-    for (int64_t c = 0; c < width; ++c) o[c] = table[row[c]];
-    o += width;
+  std::size_t i = 0;
+  while (i < idx.size()) {
+    std::size_t j = i + 1;  // [i, j): consecutive source rows
+    while (j < idx.size() && idx[j] == idx[j - 1] + 1) ++j;
+    const auto rows = static_cast<int64_t>(j - i);
+    widen(data + idx[i] * width, o, rows * width, dequantize);
+    o += rows * width;
+    i = j;
   }
   return out;  // [T, width]
 }
@@ -477,7 +555,7 @@ Sample FeatureDataset::get(std::size_t index, uint64_t seed) const {
     idx.resize(static_cast<std::size_t>(n));
     for (int64_t t = 0; t < n; ++t) idx[static_cast<std::size_t>(t)] = t;
   }
-  const auto& table = value_table(opts_.dequantize);
+  const bool deq = opts_.dequantize;
   const std::string record =
       "record " + std::to_string(v.record) + " (video " + quoted_id(v.id) + ")";
   try {
@@ -500,24 +578,25 @@ Sample FeatureDataset::get(std::size_t index, uint64_t seed) const {
           if (rec.num_frames != v.num_frames) {
             throw DataError("the record changed since the shard was indexed");
           }
-          s.inputs["rgb"] = rows_to_float(rec.rgb.data(), kRgb, idx, table);        // [T, 1024]
-          s.inputs["audio"] = rows_to_float(rec.audio.data(), kAudio, idx, table);  // [T, 128]
+          s.inputs["rgb"] = rows_to_float(rec.rgb.data(), kRgb, idx, deq);        // [T, 1024]
+          s.inputs["audio"] = rows_to_float(rec.audio.data(), kAudio, idx, deq);  // [T, 128]
         }
         break;
       }
       case FeatureFormat::kHdf5: {
-        std::vector<uint8_t> rgb(static_cast<std::size_t>(n * kRgb));
-        std::vector<uint8_t> audio(static_cast<std::size_t>(n * kAudio));
-        sh.h5->read_frames(static_cast<std::size_t>(v.slot), 0, n, rgb.data(), audio.data());
-        s.inputs["rgb"] = rows_to_float(rgb.data(), kRgb, idx, table);        // [T, 1024]
-        s.inputs["audio"] = rows_to_float(audio.data(), kAudio, idx, table);  // [T, 128]
+        // Uninitialised buffers: read_frames fills them whole.
+        std::unique_ptr<uint8_t[]> rgb(new uint8_t[static_cast<std::size_t>(n * kRgb)]);
+        std::unique_ptr<uint8_t[]> audio(new uint8_t[static_cast<std::size_t>(n * kAudio)]);
+        sh.h5->read_frames(static_cast<std::size_t>(v.slot), 0, n, rgb.get(), audio.get());
+        s.inputs["rgb"] = rows_to_float(rgb.get(), kRgb, idx, deq);        // [T, 1024]
+        s.inputs["audio"] = rows_to_float(audio.get(), kAudio, idx, deq);  // [T, 128]
         break;
       }
       case FeatureFormat::kPickle: {
         const at::Tensor& rgb = sh.pkl_rgb[static_cast<std::size_t>(v.slot)];
         const at::Tensor& audio = sh.pkl_audio[static_cast<std::size_t>(v.slot)];
-        s.inputs["rgb"] = rows_to_float(rgb.data_ptr<uint8_t>(), kRgb, idx, table);
-        s.inputs["audio"] = rows_to_float(audio.data_ptr<uint8_t>(), kAudio, idx, table);
+        s.inputs["rgb"] = rows_to_float(rgb.data_ptr<uint8_t>(), kRgb, idx, deq);
+        s.inputs["audio"] = rows_to_float(audio.data_ptr<uint8_t>(), kAudio, idx, deq);
         break;
       }
     }

@@ -1,5 +1,6 @@
 #include "datareader/yt8m_example.h"
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/unknown_field_set.h>
@@ -154,7 +155,14 @@ VideoRecord parse(const std::string& bytes, Level level) {
     v.mean_audio = read_floats(f, "mean_audio", kAudioWidth);
     return v;
   }
-  tensorflow::SequenceExample seq;
+  // On an arena: the ~600 per-frame Feature / BytesList messages of a record come from a few
+  // blocks instead of one malloc each (malloc / free were a fifth of the reader's time).
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = 64 << 10;
+  arena_options.max_block_size = 1 << 20;
+  google::protobuf::Arena arena(arena_options);
+  tensorflow::SequenceExample& seq =
+      *google::protobuf::Arena::CreateMessage<tensorflow::SequenceExample>(&arena);
   if (!seq.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     fail("not a tf.train.SequenceExample");
   }

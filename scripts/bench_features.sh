@@ -11,7 +11,7 @@
 #
 # Builds nothing: expects $BUILD_DIR/bin/benchmark_reader and $BUILD_DIR/bin/yt8m_convert.
 # Environment: BUILD_DIR (build), WORK_DIR (new temp dir), VIDEOS (200), FRAMES (300), SHARDS (4),
-# BATCH (32), EPOCHS (1), REPEAT (1; the table shows medians), FORMATS ("tfrecord hdf5 pkl"),
+# BATCH (32), EPOCHS (3: passes over the list, both sides), REPEAT (1; the table shows medians), FORMATS ("tfrecord hdf5 pkl"),
 # PIN (1: 1-thread runs on one CPU, 2-thread runs on two), PYTHON (/usr/bin/python3).
 set -euo pipefail
 
@@ -23,7 +23,7 @@ CONVERT="$BUILD_DIR/bin/yt8m_convert"
 PEER="$ROOT/tools/peers/yt8m_reader_peer.py"
 PYTHON="${PYTHON:-/usr/bin/python3}"
 VIDEOS="${VIDEOS:-200}" FRAMES="${FRAMES:-300}" SHARDS="${SHARDS:-4}"
-BATCH="${BATCH:-32}" EPOCHS="${EPOCHS:-1}" REPEAT="${REPEAT:-1}" PIN="${PIN:-1}"
+BATCH="${BATCH:-32}" EPOCHS="${EPOCHS:-3}" REPEAT="${REPEAT:-1}" PIN="${PIN:-1}"
 FORMATS="${FORMATS:-tfrecord hdf5 pkl}"
 
 die() { echo "bench_features.sh: $*" >&2; exit 1; }
@@ -81,7 +81,7 @@ for rep in $(seq "$REPEAT"); do
     run_one "$f" cpp-1 "${PIN1[@]}" "$BIN" "${common[@]}" --threads 1
     run_one "$f" cpp-2 "${PIN2[@]}" "$BIN" "${common[@]}" --threads 2
     run_one "$f" python-1 "${PIN1[@]}" "$PYTHON" "$PEER" --list "$DATA/$f.list" \
-      --batch-size "$BATCH"
+      --batch-size "$BATCH" --epochs "$EPOCHS"
   done
 done
 

@@ -43,6 +43,7 @@
 
 #include "models/common/inference.h"
 #include "tools/common/errors.h"
+#include "tools/common/malloc_tuning.h"
 #include "tools/common/optim_config.h"
 #include "tools/common/registry.h"
 #include "tools/common/runner.h"
@@ -288,6 +289,7 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const std::string m = vc::app::tune_malloc(); !m.empty()) std::cout << m << "\n";
   CLI::App app{"benchmark_model: train / inference throughput, FLOP rate and SGEMM peak"};
   Args a;
   app.add_option("--model", a.model, "network id (a registry row, e.g. TSN)")->required();

@@ -53,6 +53,7 @@
 #include "datareader/transforms.h"
 #include "datareader/video_decoder.h"
 #include "datareader/yt8m_example.h"
+#include "tools/common/malloc_tuning.h"
 
 namespace {
 
@@ -487,6 +488,7 @@ int run(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const std::string m = vc::app::tune_malloc(); !m.empty()) std::cout << m << "\n";
   int code = 0;
   const std::optional<Args> args = parse_args(argc, argv, &code);
   if (!args) return code;

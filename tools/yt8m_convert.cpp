@@ -33,6 +33,7 @@
 #include "datareader/yt8m_example.h"
 #include "datareader/yt8m_hdf5.h"
 #include "datareader/yt8m_pkl.h"
+#include "tools/common/malloc_tuning.h"
 
 namespace {
 
@@ -270,6 +271,7 @@ int run(Args a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  vc::app::tune_malloc();  // silent: the converter's output is its progress lines
   int code = 0;
   std::optional<Args> args = parse_args(argc, argv, &code);
   if (!args) return code;

@@ -19,6 +19,29 @@ Sample make(const std::string& id, std::map<std::string, torch::Tensor> inputs, 
   return s;
 }
 
+// Padded batches come from recycled (pooled, uninitialised) memory: the padding of a batch must
+// be zero even when its buffer last held another batch's frames there.
+TEST(Collate, PaddingIsZeroInRecycledBatchMemory) {
+  constexpr int64_t kF = 65536;  // [2, 4, kF] floats = 2 MiB: a pooled buffer
+  for (int round = 0; round < 3; ++round) {
+    {
+      std::vector<Sample> full;
+      full.push_back(make("a", {{"rgb", torch::full({4, kF}, 7.0)}}, Target::multi({0}, 2)));
+      full.push_back(make("b", {{"rgb", torch::full({4, kF}, 7.0)}}, Target::multi({1}, 2)));
+      Batch b = collate(std::move(full), CollatePolicy::pad({"rgb"}));
+      ASSERT_EQ(b.input("rgb").sizes(), (std::vector<int64_t>{2, 4, kF}));
+    }  // the batch buffer goes back to the pool here
+    std::vector<Sample> v;
+    v.push_back(make("c", {{"rgb", torch::full({1, kF}, 3.0)}}, Target::multi({0}, 2)));
+    v.push_back(make("d", {{"rgb", torch::full({4, kF}, 5.0)}}, Target::multi({1}, 2)));
+    Batch b = collate(std::move(v), CollatePolicy::pad({"rgb"}));
+    const torch::Tensor rgb = b.input("rgb");  // [2, 4, kF]
+    EXPECT_TRUE(torch::equal(rgb[0][0], torch::full({kF}, 3.0))) << "round " << round;
+    EXPECT_EQ(rgb[0].narrow(0, 1, 3).abs().sum().item<float>(), 0.0f) << "round " << round;
+    EXPECT_TRUE(torch::equal(rgb[1], torch::full({4, kF}, 5.0))) << "round " << round;
+  }
+}
+
 TEST(Collate, StacksEqualShapesAndClassTargets) {
   std::vector<Sample> v;
   v.push_back(make("a", {{"video", torch::ones({2, 3, 4, 4})}}, Target::single(1)));

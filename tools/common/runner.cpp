@@ -12,6 +12,7 @@
 #include "tools/common/evaluation.h"
 #include "tools/common/label_map.h"
 #include "tools/common/logging.h"
+#include "tools/common/malloc_tuning.h"
 #include "tools/common/outputs.h"
 #include "tools/common/registry.h"
 #include "tools/common/runtime.h"
@@ -134,6 +135,7 @@ int guarded_main(int (*body)(const CliOptions&), Tool tool, int argc, char** arg
     int code = 0;
     auto opts = parse_cli(tool, argc, argv, &code);
     if (!opts) return code;
+    if (const std::string m = tune_malloc(); !m.empty()) log_info(m);
     // --nproc-per-node N: this process becomes the launcher of N workers.
     if (auto launched = dist::launch_local_workers(opts->nproc_per_node, argc, argv)) {
       return *launched;

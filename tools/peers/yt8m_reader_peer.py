@@ -124,6 +124,8 @@ def main():
     ap.add_argument("--max-frames", type=int, default=300)
     ap.add_argument("--num-classes", type=int, default=3862)
     ap.add_argument("--no-dequantize", action="store_true")
+    ap.add_argument("--epochs", type=int, default=1,
+                    help="passes over the list (as benchmark_reader --epochs)")
     ap.add_argument("--tag", default="-")
     ap.add_argument("--tf2pkl", metavar="OUT_DIR",
                     help="convert the listed TFRecord shards to the original's .pkl files and exit")
@@ -158,7 +160,7 @@ def main():
         batches += 1
         batch.clear()
 
-    for s in shards:
+    for s in shards * a.epochs:
         if s.endswith((".tfrecord", ".tfr")):
             gen = videos_tfrecord(s, pb, a.max_frames)
         elif s.endswith((".h5", ".hdf5")):
