@@ -153,10 +153,21 @@ int run(const Args& a) {
   const ModelEntry& entry = registry.find(a.model);
   std::string config = a.config;
   if (config.empty()) {
-    std::string lower = entry.id;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
-    const std::string guess = "configs/" + lower + ".yaml";
-    if (fs::exists(guess)) config = guess;
+    // configs/<id>.yaml: the id lower-cased (TSN -> tsn), or in snake case
+    // (AttentionCluster -> attention_cluster, AttentionLSTM -> attention_lstm).
+    std::string lower, snake;
+    for (std::size_t i = 0; i < entry.id.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(entry.id[i]);
+      if (i > 0 && std::isupper(c) && std::islower(static_cast<unsigned char>(entry.id[i - 1]))) {
+        snake += '_';
+      }
+      lower += static_cast<char>(std::tolower(c));
+      snake += static_cast<char>(std::tolower(c));
+    }
+    for (const std::string& name : {lower, snake}) {
+      const std::string guess = "configs/" + name + ".yaml";
+      if (config.empty() && fs::exists(guess)) config = guess;
+    }
   }
   const Config cfg = load_config(config, a.sets, {}, registry.schema(), entry.id);
   std::set<std::string> modes;

@@ -9,7 +9,8 @@ Usage (scripts/bench_model.sh passes the input sizes the C++ program read from t
 Networks:
   TSN   torchvision's resnet50 per segment (fc removed), mean over segments, Linear(2048, C):
         [N, T, 3, H, W] -> [N, C], the network of models/tsn at seglen 1.
-  other tests/reference/<id lower-case>_reference.py (else tests/models/<id>_reference.py), which
+  other tests/reference/<name>_reference.py (else tests/models/<name>_reference.py), <name> the
+        id lower-cased or in snake case (attention_lstm for AttentionLSTM), which
         must define
             build_model(num_classes: int, mode: str) -> torch.nn.Module
         (mode "train" or "test": the options of that config section, e.g. segment counts) whose
@@ -25,6 +26,7 @@ apart); sgemm = torch.mm of two n x n matrices. Each timing is the median of --i
 import argparse
 import importlib.util
 import os
+import re
 import statistics
 import sys
 import time
@@ -94,15 +96,18 @@ def build(model_id, num_classes, mode):
     # tests/reference/<id>_reference.py, else the parity script tests/models/<id>_reference.py,
     # provided it defines build_model (checked in the text first: the parity scripts run their
     # work at import).
+    # The file name: the id lower-cased (NEXTVLAD -> nextvlad) or in snake case
+    # (AttentionCluster -> attention_cluster, AttentionLSTM -> attention_lstm).
+    names = [model_id.lower(), re.sub(r"(?<=[a-z])(?=[A-Z])", "_", model_id).lower()]
     path = None
     for folder in ("reference", "models"):
-        p = os.path.join(ROOT, "tests", folder, model_id.lower() + "_reference.py")
-        if os.path.exists(p) and "def build_model(" in open(p).read():
-            path = p
-            break
+        for name in names:
+            p = os.path.join(ROOT, "tests", folder, name + "_reference.py")
+            if path is None and os.path.exists(p) and "def build_model(" in open(p).read():
+                path = p
     if path is None:
-        return None, f"no build_model in tests/{{reference,models}}/{model_id.lower()}_reference.py"
-    spec = importlib.util.spec_from_file_location(model_id.lower() + "_reference", path)
+        return None, f"no build_model in tests/{{reference,models}}/{names[-1]}_reference.py"
+    spec = importlib.util.spec_from_file_location(os.path.basename(path)[:-3], path)
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, os.path.dirname(path))
     spec.loader.exec_module(module)
