@@ -45,8 +45,10 @@ std::string apply() {
   }
   const bool trim = mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1;
   if (threshold == 0 && !trim) return "malloc: glibc refused the settings; left as it was";
-  return "malloc: blocks up to " + std::to_string(threshold >> 20) +
-         " MiB from the heap, heap kept (trim threshold " + std::to_string(kTrimThreshold >> 20) +
+  const std::string heap =
+      threshold > 0 ? "blocks up to " + std::to_string(threshold >> 20) + " MiB from the heap"
+                    : "mmap threshold refused (glibc's default)";
+  return "malloc: " + heap + ", heap kept (trim threshold " + std::to_string(kTrimThreshold >> 20) +
          " MiB); VC_MALLOC_TUNING=0 turns this off";
 #else
   return "";
@@ -57,15 +59,9 @@ std::string apply() {
 
 std::string tune_malloc() {
   static std::once_flag once;
-  static std::string line;
-  std::string out;
-  bool first = false;
-  std::call_once(once, [&] {
-    line = apply();
-    first = true;
-  });
-  if (first) out = line;
-  return out;
+  std::string line;  // stays empty on later calls
+  std::call_once(once, [&] { line = apply(); });
+  return line;
 }
 
 }  // namespace vc::app
