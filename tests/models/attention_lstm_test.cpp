@@ -99,6 +99,63 @@ TEST(PeepholeLstm, WithoutPeepholesAndGradients) {
   EXPECT_GT(x.grad()[1].slice(0, 0, 2).abs().max().item<double>(), 0.0);
 }
 
+// The fused recurrence (one autograd node, written-out backward, the default) against the same
+// recurrence step by step under autograd: outputs and the gradients of the inputs, the weight
+// and every part of the bias (gates and peepholes), in double precision, both directions, with
+// and without peepholes, ragged lengths, and a loss that weighs every output differently.
+TEST(PeepholeLstm, FusedBackwardEqualsPerStepAutograd) {
+  torch::manual_seed(5);
+  for (const bool reverse : {false, true}) {
+    for (const bool peep : {true, false}) {
+      auto make = [&](bool fused) {
+        PeepholeLstm lstm(
+            PeepholeLstmOptions().hidden_size(6).reverse(reverse).use_peepholes(peep).fused(fused));
+        lstm->to(torch::kDouble);
+        return lstm;
+      };
+      PeepholeLstm fused = make(true);
+      PeepholeLstm stepwise = make(false);
+      {
+        torch::NoGradGuard g;
+        fused->bias.uniform_(-1, 1);
+        stepwise->weight.copy_(fused->weight);
+        stepwise->bias.copy_(fused->bias);
+      }
+      const torch::Tensor lengths = torch::tensor(std::vector<int64_t>{4, 7, 1, 7, 2, 5});
+      const torch::Tensor x0 = torch::randn({6, 7, 24}, torch::kDouble);
+      const torch::Tensor weights = torch::randn({6, 7, 6}, torch::kDouble);
+      torch::Tensor xa = x0.clone().requires_grad_(true);
+      torch::Tensor xb = x0.clone().requires_grad_(true);
+      const torch::Tensor ya = fused->forward(xa, lengths);
+      const torch::Tensor yb = stepwise->forward(xb, lengths);
+      EXPECT_LT(max_diff(ya, yb), 1e-12) << "reverse " << reverse << " peep " << peep;
+      (ya * weights).sum().backward();
+      (yb * weights).sum().backward();
+      EXPECT_LT(max_diff(xa.grad(), xb.grad()), 1e-12) << "reverse " << reverse;
+      EXPECT_LT(max_diff(fused->weight.grad(), stepwise->weight.grad()), 1e-12);
+      EXPECT_LT(max_diff(fused->bias.grad(), stepwise->bias.grad()), 1e-12);
+      EXPECT_GT(fused->weight.grad().abs().min().item<double>(), 0.0);
+      if (peep) {  // the three peephole vectors get gradients
+        EXPECT_GT(fused->bias.grad().slice(1, 24).abs().min().item<double>(), 0.0);
+      }
+    }
+  }
+}
+
+// One step only (every sequence of length 1): no recurrent matmul, zero weight gradient.
+TEST(PeepholeLstm, FusedSingleStep) {
+  torch::manual_seed(6);
+  PeepholeLstm lstm(PeepholeLstmOptions().hidden_size(3));
+  torch::Tensor x = torch::randn({4, 1, 12}, torch::requires_grad());
+  const torch::Tensor y = lstm->forward(x, torch::ones({4}, torch::kLong));
+  y.sum().backward();
+  EXPECT_EQ(lstm->weight.grad().abs().max().item<double>(), 0.0);
+  EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+  EXPECT_LT(
+      max_diff(y[2], naive_lstm(x[2].detach(), lstm->weight.detach(), lstm->bias.detach(), false)),
+      1e-6);
+}
+
 TEST(PeepholeLstm, PackIndexAndBadLengths) {
   const PackedIndex f =
       pack_index(torch::tensor(std::vector<int64_t>{2, 3, 1}), 4, false, torch::kCPU);
