@@ -70,6 +70,17 @@ torch::Tensor stack_pooled(const std::vector<torch::Tensor>& parts) {
   return out;
 }
 
+// `dst` (float32, contiguous, the shape of `src`) <- src: converted by `widen` when src is uint8
+// and a function is given, copied otherwise.
+void write_into(torch::Tensor& dst, const torch::Tensor& src, const CollatePolicy::WidenFn* widen) {
+  if (widen != nullptr && src.scalar_type() == torch::kUInt8) {
+    const torch::Tensor in = src.contiguous();
+    (*widen)(in.data_ptr<uint8_t>(), dst.data_ptr<float>(), in.numel());
+  } else {
+    dst.copy_(src);
+  }
+}
+
 }  // namespace
 
 Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
@@ -127,6 +138,16 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
   }
 
   for (const auto& [name, t0] : first.inputs) {
+    auto widen_it = policy.widen.find(name);
+    const CollatePolicy::WidenFn* widen =
+        widen_it != policy.widen.end() && widen_it->second ? &widen_it->second : nullptr;
+    // The batch's type; a widened input may come as uint8 or float32 in each sample.
+    const torch::ScalarType batch_type = widen != nullptr ? torch::kFloat32 : t0.scalar_type();
+    auto type_fits = [&](const torch::Tensor& t) {
+      return widen != nullptr
+                 ? (t.scalar_type() == torch::kUInt8 || t.scalar_type() == torch::kFloat32)
+                 : t.scalar_type() == t0.scalar_type();
+    };
     std::vector<torch::Tensor> parts;
     parts.reserve(samples.size());
     for (const Sample& s : samples) {
@@ -139,12 +160,25 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
     if (!is_padded(name)) {
       for (const Sample& s : samples) {
         const torch::Tensor& t = s.inputs.at(name);
-        if (t.sizes() != t0.sizes() || t.scalar_type() != t0.scalar_type()) {
+        if (t.sizes() != t0.sizes() || !type_fits(t)) {
           throw DataError("collate: sample " + where(s) + " has " + name + " shape " +
-                          c10::str(t.sizes()) + ", the batch has " + c10::str(t0.sizes()));
+                          c10::str(t.sizes()) + " (" + c10::toString(t.scalar_type()) +
+                          "), the batch has " + c10::str(t0.sizes()) + " (" +
+                          c10::toString(t0.scalar_type()) + ")");
         }
       }
-      torch::Tensor stacked = stack_pooled(parts);  // [N, ...] or [N, V, ...]
+      torch::Tensor stacked;  // [N, ...] or [N, V, ...]
+      if (widen != nullptr) {
+        std::vector<int64_t> shape{n};
+        for (int64_t d : t0.sizes()) shape.push_back(d);
+        stacked = pooled_empty(shape, batch_type);
+        for (int64_t i = 0; i < n; ++i) {
+          torch::Tensor row = stacked[i];
+          write_into(row, parts[static_cast<std::size_t>(i)], widen);
+        }
+      } else {
+        stacked = stack_pooled(parts);
+      }
       if (first.views > 1) {
         if (t0.dim() < 1 || t0.size(0) != first.views) {
           throw DataError("collate: sample " + where(first) + ": input '" + name + "' has shape " +
@@ -160,17 +194,20 @@ Batch collate(std::vector<Sample>&& samples, const CollatePolicy& policy) {
     std::vector<int64_t> shape{n, t_max};
     for (int64_t d = 1; d < t0.dim(); ++d) shape.push_back(t0.size(d));
     // Recycled memory, written once: each row's frames copied, only its padding tail zeroed.
-    torch::Tensor out = pooled_empty(shape, t0.scalar_type());  // [N, T_max, ...]
+    torch::Tensor out = pooled_empty(shape, batch_type);  // [N, T_max, ...]
     for (int64_t i = 0; i < n; ++i) {
       const torch::Tensor& t = parts[static_cast<std::size_t>(i)];
-      if (t.dim() != t0.dim() || t.sizes().slice(1) != t0.sizes().slice(1) ||
-          t.scalar_type() != t0.scalar_type()) {
+      if (t.dim() != t0.dim() || t.sizes().slice(1) != t0.sizes().slice(1) || !type_fits(t)) {
         throw DataError("collate: sample " + where(samples[static_cast<std::size_t>(i)]) + " has " +
-                        name + " shape " + c10::str(t.sizes()) +
-                        ", the batch has [T, ...] = " + c10::str(t0.sizes()));
+                        name + " shape " + c10::str(t.sizes()) + " (" +
+                        c10::toString(t.scalar_type()) + "), the batch has [T, ...] = " +
+                        c10::str(t0.sizes()) + " (" + c10::toString(t0.scalar_type()) + ")");
       }
       torch::Tensor row = out[i];  // [T_max, ...]
-      if (t.size(0) > 0) row.narrow(0, 0, t.size(0)).copy_(t);
+      if (t.size(0) > 0) {
+        torch::Tensor head = row.narrow(0, 0, t.size(0));  // contiguous: the leading rows
+        write_into(head, t, widen);
+      }
       if (t.size(0) < t_max) row.narrow(0, t.size(0), t_max - t.size(0)).zero_();
     }
     b.inputs[name] = out;

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -85,10 +86,16 @@ struct CollatePolicy {
   /// sample. The batch gains "mask" float32 [N, T_max] (1 = real step) and "lengths" int64 [N].
   /// Inputs not listed are stacked.
   std::vector<std::string> padded_inputs;
+  /// Converts n uint8 values to float32 (e.g. the YouTube-8M dequantization).
+  using WidenFn = std::function<void(const uint8_t* in, float* out, int64_t n)>;
+  /// Inputs that samples may carry as uint8 while the batch holds float32: each sample's values
+  /// are converted by the function straight into the batch (no float copy per sample). Samples
+  /// that carry such an input as float32 already are copied as they are.
+  std::map<std::string, WidenFn> widen;
 
   static CollatePolicy stack() { return {}; }
   static CollatePolicy pad(std::vector<std::string> names) {
-    return CollatePolicy{Kind::kPad, std::move(names)};
+    return CollatePolicy{Kind::kPad, std::move(names), {}};
   }
 };
 

@@ -444,7 +444,15 @@ SampleRef FeatureDataset::ref(std::size_t index) const {
 }
 
 CollatePolicy FeatureDataset::collate_policy() const {
-  return opts_.seg_num > 0 ? CollatePolicy::stack() : CollatePolicy::pad({"rgb", "audio"});
+  CollatePolicy p =
+      opts_.seg_num > 0 ? CollatePolicy::stack() : CollatePolicy::pad({"rgb", "audio"});
+  if (opts_.widen_in_batch) {
+    const bool deq = opts_.dequantize;
+    auto fn = [deq](const uint8_t* in, float* out, int64_t n) { widen(in, out, n, deq); };
+    p.widen["rgb"] = fn;
+    p.widen["audio"] = fn;
+  }
+  return p;
 }
 
 std::string FeatureDataset::describe() const {
@@ -522,6 +530,31 @@ at::Tensor rows_to_float(const uint8_t* data, int64_t width, const std::vector<i
   return out;  // [T, width]
 }
 
+// Rows `idx` of a uint8 [n, width] block -> uint8 [idx.size(), width] (one copy; consecutive
+// rows in one run).
+at::Tensor rows_uint8(const uint8_t* data, int64_t width, const std::vector<int64_t>& idx) {
+  at::Tensor out = at::empty({static_cast<int64_t>(idx.size()), width}, at::kByte);
+  uint8_t* o = out.data_ptr<uint8_t>();
+  std::size_t i = 0;
+  while (i < idx.size()) {
+    std::size_t j = i + 1;
+    while (j < idx.size() && idx[j] == idx[j - 1] + 1) ++j;
+    const auto bytes = static_cast<std::size_t>(static_cast<int64_t>(j - i) * width);
+    std::memcpy(o, data + idx[i] * width, bytes);
+    o += bytes;
+    i = j;
+  }
+  return out;  // [T, width]
+}
+
+// True when idx is 0, 1, ..., idx.size() - 1 (all frames in order).
+bool is_prefix(const std::vector<int64_t>& idx) {
+  for (std::size_t i = 0; i < idx.size(); ++i) {
+    if (idx[i] != static_cast<int64_t>(i)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Sample FeatureDataset::get(std::size_t index, uint64_t seed) const {
@@ -556,6 +589,11 @@ Sample FeatureDataset::get(std::size_t index, uint64_t seed) const {
     for (int64_t t = 0; t < n; ++t) idx[static_cast<std::size_t>(t)] = t;
   }
   const bool deq = opts_.dequantize;
+  const bool keep_uint8 = opts_.widen_in_batch;
+  // Frame rows of a uint8 block as the sample carries them: float32, or uint8 for the batch.
+  auto frames = [&](const uint8_t* data, int64_t width) {
+    return keep_uint8 ? rows_uint8(data, width, idx) : rows_to_float(data, width, idx, deq);
+  };
   const std::string record =
       "record " + std::to_string(v.record) + " (video " + quoted_id(v.id) + ")";
   try {
@@ -578,25 +616,37 @@ Sample FeatureDataset::get(std::size_t index, uint64_t seed) const {
           if (rec.num_frames != v.num_frames) {
             throw DataError("the record changed since the shard was indexed");
           }
-          s.inputs["rgb"] = rows_to_float(rec.rgb.data(), kRgb, idx, deq);        // [T, 1024]
-          s.inputs["audio"] = rows_to_float(rec.audio.data(), kAudio, idx, deq);  // [T, 128]
+          s.inputs["rgb"] = frames(rec.rgb.data(), kRgb);        // [T, 1024]
+          s.inputs["audio"] = frames(rec.audio.data(), kAudio);  // [T, 128]
         }
         break;
       }
       case FeatureFormat::kHdf5: {
         // Uninitialised buffers: read_frames fills them whole.
-        std::unique_ptr<uint8_t[]> rgb(new uint8_t[static_cast<std::size_t>(n * kRgb)]);
-        std::unique_ptr<uint8_t[]> audio(new uint8_t[static_cast<std::size_t>(n * kAudio)]);
-        sh.h5->read_frames(static_cast<std::size_t>(v.slot), 0, n, rgb.get(), audio.get());
-        s.inputs["rgb"] = rows_to_float(rgb.get(), kRgb, idx, deq);        // [T, 1024]
-        s.inputs["audio"] = rows_to_float(audio.get(), kAudio, idx, deq);  // [T, 128]
+        at::Tensor rgb = at::empty({n, kRgb}, at::kByte);
+        at::Tensor audio = at::empty({n, kAudio}, at::kByte);
+        sh.h5->read_frames(static_cast<std::size_t>(v.slot), 0, n, rgb.data_ptr<uint8_t>(),
+                           audio.data_ptr<uint8_t>());
+        if (keep_uint8 && is_prefix(idx) && static_cast<int64_t>(idx.size()) == n) {
+          s.inputs["rgb"] = rgb;  // [T, 1024] uint8, as read
+          s.inputs["audio"] = audio;
+        } else {
+          s.inputs["rgb"] = frames(rgb.data_ptr<uint8_t>(), kRgb);        // [T, 1024]
+          s.inputs["audio"] = frames(audio.data_ptr<uint8_t>(), kAudio);  // [T, 128]
+        }
         break;
       }
       case FeatureFormat::kPickle: {
         const at::Tensor& rgb = sh.pkl_rgb[static_cast<std::size_t>(v.slot)];
         const at::Tensor& audio = sh.pkl_audio[static_cast<std::size_t>(v.slot)];
-        s.inputs["rgb"] = rows_to_float(rgb.data_ptr<uint8_t>(), kRgb, idx, deq);
-        s.inputs["audio"] = rows_to_float(audio.data_ptr<uint8_t>(), kAudio, idx, deq);
+        if (keep_uint8 && is_prefix(idx)) {
+          // Views of the shard's arrays (read-only from here on): no copy at all.
+          s.inputs["rgb"] = rgb.narrow(0, 0, static_cast<int64_t>(idx.size()));
+          s.inputs["audio"] = audio.narrow(0, 0, static_cast<int64_t>(idx.size()));
+        } else {
+          s.inputs["rgb"] = frames(rgb.data_ptr<uint8_t>(), kRgb);
+          s.inputs["audio"] = frames(audio.data_ptr<uint8_t>(), kAudio);
+        }
         break;
       }
     }

@@ -43,6 +43,11 @@ struct FeatureReaderOptions {
   EvalSampling eval_sampling = EvalSampling::kCenter;
   /// false (infer): videos without labels are fine and labels are not range-checked.
   bool require_label = true;
+  /// true: get() returns frame-level features as stored, uint8 [T, 1024] / [T, 128], and
+  /// collate_policy() converts them (dequantized or raw, as above) straight into the float32
+  /// batch: the same batches, one float copy per video fewer (what the executables use);
+  /// false: get() returns them as float32. Video-level records are float32 either way.
+  bool widen_in_batch = false;
   /// Threads that index the shards at construction (0 = one per hardware thread, at most one
   /// per shard). The index does not depend on it.
   int index_threads = 0;
@@ -73,14 +78,15 @@ class FeatureDataset : public Dataset {
   ~FeatureDataset() override;
 
   std::size_t size() const override;
-  /// Inputs {"rgb": float32 [T, 1024], "audio": float32 [T, 128]} (T as above), target
+  /// Inputs {"rgb": float32 [T, 1024], "audio": float32 [T, 128]} (T as above; uint8 with
+  /// widen_in_batch), target
   /// Target::multi over num_classes (unlabelled in infer when the record has no labels),
   /// id = the video id, source = the shard, line_no = 1-based record index in it. Randomness
   /// (seg_num sampling) only from `seed`. Throws SampleError when the shard cannot be re-read.
   Sample get(std::size_t index, uint64_t seed) const override;
   SampleRef ref(std::size_t index) const override;
   const std::vector<std::string>& skipped_lines() const override { return skipped_; }
-  /// seg_num 0: pad {"rgb", "audio"}; else stack.
+  /// seg_num 0: pad {"rgb", "audio"}; else stack. With widen_in_batch, the conversion of both.
   CollatePolicy collate_policy() const override;
   std::string describe() const override;
 

@@ -145,6 +145,8 @@ class CountingDataset final : public Dataset {
   }
   SampleRef ref(std::size_t index) const override { return inner_->ref(index); }
   const std::vector<std::string>& skipped_lines() const override { return inner_->skipped_lines(); }
+  ViewInfo view_info() const override { return inner_->view_info(); }
+  CollatePolicy collate_policy() const override { return inner_->collate_policy(); }
   std::string describe() const override { return inner_->describe(); }
 
  private:
@@ -317,6 +319,7 @@ int run_features(const Args& a) {
   o.phase = Phase::kTrain;
   o.dequantize = a.dequantize;
   o.seg_num = a.seg_num;
+  o.widen_in_batch = true;  // as the executables (tools/common/readers.cpp)
   using Clock = std::chrono::steady_clock;
   const auto ti = Clock::now();
   auto ds = std::make_shared<FeatureDataset>(a.list, o);

@@ -72,6 +72,59 @@ TEST(Collate, PadsSequencesAndAddsMaskAndLengths) {
                            torch::tensor({{1.f, 0.f, 0.f, 1.f, 0.f}, {0.f, 0.f, 0.f, 0.f, 1.f}})));
 }
 
+// CollatePolicy::widen: uint8 samples converted by the policy's function straight into the
+// float32 batch (padded and stacked), float32 samples of the same input copied as they are,
+// other types an error naming the sample.
+TEST(Collate, WidensUint8InputsIntoTheFloatBatch) {
+  CollatePolicy::WidenFn half = [](const uint8_t* in, float* out, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(in[i]) * 0.5f - 1.0f;
+  };
+  const torch::Tensor a = torch::arange(8, torch::kUInt8).reshape({2, 4});         // 2 steps
+  const torch::Tensor b = torch::arange(12, torch::kUInt8).reshape({3, 4}) + 100;  // 3 steps
+  {
+    std::vector<Sample> v;
+    v.push_back(make("a", {{"rgb", a}, {"n", torch::ones({1})}}, Target::multi({0}, 2)));
+    v.push_back(make("b", {{"rgb", b}, {"n", torch::ones({1})}}, Target::multi({1}, 2)));
+    v.push_back(make("f", {{"rgb", torch::full({1, 4}, 9.0)}, {"n", torch::ones({1})}},
+                     Target::multi({1}, 2)));
+    CollatePolicy p = CollatePolicy::pad({"rgb"});
+    p.widen["rgb"] = half;
+    Batch batch = collate(std::move(v), p);
+    const torch::Tensor rgb = batch.input("rgb");  // [3, 3, 4]
+    ASSERT_EQ(rgb.scalar_type(), torch::kFloat32);
+    ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, 3, 4}));
+    EXPECT_TRUE(torch::equal(rgb[0].narrow(0, 0, 2), a.to(torch::kFloat) * 0.5 - 1.0));
+    EXPECT_EQ(rgb[0][2].abs().sum().item<float>(), 0.0f);  // padding zero, not widen(0)
+    EXPECT_TRUE(torch::equal(rgb[1], b.to(torch::kFloat) * 0.5 - 1.0));
+    EXPECT_TRUE(torch::equal(rgb[2][0], torch::full({4}, 9.0)));  // a float sample: as it is
+    EXPECT_EQ(batch.input("n").scalar_type(), torch::kFloat32);   // not listed: stacked as is
+  }
+  {
+    std::vector<Sample> v;
+    v.push_back(make("a", {{"rgb", a}}, Target::single(0)));
+    v.push_back(make("b", {{"rgb", a + 1}}, Target::single(1)));
+    CollatePolicy p = CollatePolicy::stack();
+    p.widen["rgb"] = half;
+    Batch batch = collate(std::move(v), p);
+    ASSERT_EQ(batch.input("rgb").sizes(), (std::vector<int64_t>{2, 2, 4}));
+    EXPECT_TRUE(torch::equal(batch.input("rgb")[1], (a + 1).to(torch::kFloat) * 0.5 - 1.0));
+  }
+  {
+    std::vector<Sample> v;
+    v.push_back(make("a", {{"rgb", a}}, Target::single(0)));
+    v.push_back(make("int32", {{"rgb", a.to(torch::kInt32)}}, Target::single(1)));
+    v.back().line_no = 7;
+    CollatePolicy p = CollatePolicy::pad({"rgb"});
+    p.widen["rgb"] = half;
+    try {
+      collate(std::move(v), p);
+      FAIL() << "an int32 sample was accepted";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("int32 (list line 7)"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(Collate, ErrorsNameTheSample) {
   auto expect = [](std::vector<Sample> v, const CollatePolicy& p, const std::string& frag) {
     try {

@@ -233,6 +233,66 @@ TEST(FeatureReader, PaddedBatchesAndThreadIndependentLoading) {
   }
 }
 
+// widen_in_batch (what the executables use): samples carry the stored uint8 rows and the
+// collate converts them into the batch; the batches are bit for bit those of float samples, on
+// every format, padded (all frames, truncated to 300) and stacked (seg_num sampling), with and
+// without dequantization, one or two loader threads.
+TEST(FeatureReader, WidenInBatchGivesTheSameBatches) {
+  VC_REQUIRE_YT8M_FIXTURES();
+  vc::testing::TempDir dir;
+  const std::string fx = vc::testing::yt8m_fixtures();
+  std::vector<std::pair<std::string, std::string>> lists = {
+      {"pkl", write_list(dir, "pkl.list", {fx + "/py2.pkl", fx + "/py3.pkl"})},
+      {"tfrecord", write_list(dir, "tfr.list", {write_tfrecord(dir / "v.tfrecord")})}};
+  if (vc::testing::have_h5py()) {
+    lists.emplace_back("hdf5", write_list(dir, "h5.list", {fx + "/h5py.h5"}));
+  }
+  for (const auto& [format, list] : lists) {
+    for (const int64_t seg_num : {int64_t{0}, int64_t{8}}) {
+      for (const bool deq : {true, false}) {
+        SCOPED_TRACE(format + " seg_num " + std::to_string(seg_num) + " dequantize " +
+                     std::to_string(deq));
+        FeatureReaderOptions o = raw_all_frames(Phase::kTrain);
+        o.seg_num = seg_num;
+        o.dequantize = deq;
+        auto floats = std::make_shared<FeatureDataset>(list, o);
+        o.widen_in_batch = true;
+        auto widened = std::make_shared<FeatureDataset>(list, o);
+        const Sample s = widened->get(0, 3);
+        EXPECT_EQ(s.inputs.at("rgb").scalar_type(), torch::kByte);
+        EXPECT_EQ(s.inputs.at("audio").scalar_type(), torch::kByte);
+        EXPECT_EQ(s.inputs.at("rgb").size(0), floats->get(0, 3).inputs.at("rgb").size(0));
+        auto batches = [](std::shared_ptr<FeatureDataset> ds, int threads) {
+          LoaderOptions lo;
+          lo.batch_size = 3;
+          lo.num_threads = threads;
+          lo.shuffle = true;
+          lo.seed = 9;
+          Loader loader(ds, lo);
+          loader.start_epoch(1);
+          std::vector<Batch> out;
+          while (auto b = loader.next()) out.push_back(std::move(*b));
+          return out;
+        };
+        const std::vector<Batch> want = batches(floats, 1);
+        for (const int threads : {1, 2}) {
+          const std::vector<Batch> got = batches(widened, threads);
+          ASSERT_EQ(got.size(), want.size());
+          for (std::size_t k = 0; k < want.size(); ++k) {
+            EXPECT_EQ(got[k].ids, want[k].ids);
+            ASSERT_EQ(got[k].inputs.size(), want[k].inputs.size());
+            for (const auto& [name, t] : want[k].inputs) {
+              const torch::Tensor& g = got[k].input(name);
+              EXPECT_EQ(g.scalar_type(), t.scalar_type()) << name;
+              EXPECT_TRUE(g.equal(t)) << name << " batch " << k << " threads " << threads;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(FeatureReader, InferListsWithoutLabels) {
   VC_REQUIRE_YT8M_FIXTURES();
   vc::testing::TempDir dir;

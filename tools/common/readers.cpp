@@ -173,6 +173,7 @@ std::shared_ptr<const data::Dataset> make_feature_dataset(const Config& cfg, Mod
   o.eval_sampling = cfg.model.s("eval_sampling") == "random" ? data::EvalSampling::kRandom
                                                              : data::EvalSampling::kCenter;
   o.require_label = mode != Mode::kInfer;
+  o.widen_in_batch = true;  // uint8 samples, dequantized straight into the batch
   return std::make_shared<data::FeatureDataset>(list, o);
 }
 
