@@ -99,7 +99,8 @@ for line in open(sys.argv[1]):
     kv = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
     if "skipped" in kv:
         continue
-    key = (kv["model"], int(kv["threads"]))
+    # The C++ side prints the registry id (AttentionLSTM), the peer upper case: one row each.
+    key = (kv["model"].upper(), int(kv["threads"]))
     for k, v in kv.items():
         try:
             runs[key][kv["impl"] + ":" + k].append(float(v))
