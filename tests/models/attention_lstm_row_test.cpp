@@ -68,6 +68,13 @@ TEST(AttentionLstmRow, DefaultsAreTheOriginals) {
     EXPECT_EQ(lr.boundaries, (std::vector<int64_t>{24410}));
     EXPECT_DOUBLE_EQ(lr.base_lr, 1e-3);
     EXPECT_DOUBLE_EQ(lr.decay, 0.1);
+    // The boundary follows the batch (the original's rule, not a number fixed for 1024), and
+    // the list's size does not enter it.
+    const app::Config b128 = load(path, {"TRAIN.batch_size=128"});
+    EXPECT_EQ(app::lr_schedule_options(b128.section(Mode::kTrain), 7).boundaries,
+              (std::vector<int64_t>{5 * (5000000 / 128)}));
+    EXPECT_EQ(app::lr_schedule_options(b128.section(Mode::kTrain), 999999).boundaries,
+              (std::vector<int64_t>{195310}));
   }
 }
 

@@ -23,6 +23,8 @@ OptimizerOptions optimizer_options(const SectionConfig& t) {
 }
 
 int64_t lr_iterations_per_epoch(const SectionConfig& t, int64_t train_list_size) {
+  // Attention LSTM (spec §6.2): num_samples / batch_size with Python 2 integer division.
+  if (t.i("num_samples") > 0) return t.i("num_samples") / t.i("batch_size");
   const int64_t total = t.i("total_videos") > 0 ? t.i("total_videos") : train_list_size;
   // Python: int(total_videos / batch_size + 1) with true division.
   return static_cast<int64_t>(static_cast<double>(total) / static_cast<double>(t.i("batch_size")) +

@@ -16,7 +16,7 @@ const KeyTable& attention_lstm_keys() {
   // clang-format off
   static const KeyTable table{
       "AttentionLSTM",
-      "Attention LSTM (spec §6.2): per modality (rgb, audio) a tanh fc embedding of every frame, forward and reverse peephole LSTMs (Fluid's dynamic_lstm) over the video's own frames, dropout, attention pooling over the valid frames; fc 8192 relu, fc 4096 tanh, fc logits. Reads all frames (MODEL.seg_num 0: padded batches with lengths). Loss: sigmoid cross-entropy summed over classes AND over the batch, as the original (see docs/models/attention_lstm.md). Optimizer: centred RMSProp, L2 on fc weights and LSTM weights and biases, not on fc biases; LR x0.1 after iteration 24410 = 5 * (5000000 // 1024), the original's boundary (decay_epochs x num_samples // batch_size, Python 2 division). Changes the defaults of the original's configs/attention_lstm.txt. Weights: the original's Paddle ones (released `attention_lstm_youtube8m`), docs/models/attention_lstm.md.",
+      "Attention LSTM (spec §6.2): per modality (rgb, audio) a tanh fc embedding of every frame, forward and reverse peephole LSTMs (Fluid's dynamic_lstm) over the video's own frames, dropout, attention pooling over the valid frames; fc 8192 relu, fc 4096 tanh, fc logits. Reads all frames (MODEL.seg_num 0: padded batches with lengths). Loss: sigmoid cross-entropy summed over classes AND over the batch, as the original (see docs/models/attention_lstm.md). Optimizer: centred RMSProp, L2 on fc weights and LSTM weights and biases, not on fc biases; LR x0.1 after decay_epochs [5] x (num_samples 5000000 // TRAIN.batch_size) iterations, the original's rule (Python 2 division): 24410 at the original batch of 1024, recomputed for any other batch. Changes the defaults of the original's configs/attention_lstm.txt. Weights: the original's Paddle ones (released `attention_lstm_youtube8m`), docs/models/attention_lstm.md.",
       {
           {"embedding_size", S::kModel, int64_t{512}, 1, 1e6, {}, "width of the per-frame tanh fc embedding of each modality", {}},
           {"lstm_size", S::kModel, int64_t{1024}, 1, 1e6, {}, "hidden size H of each LSTM (a modality's pooled output is 2H)", {}},
@@ -41,8 +41,9 @@ const KeyTable& attention_lstm_keys() {
           {"TRAIN.rmsprop_centered", true},
           {"TRAIN.learning_rate", 1e-3},
           {"TRAIN.learning_rate_decay", 0.1},
-          {"TRAIN.lr_policy", std::string("piecewise_iter")},
-          {"TRAIN.decay_iterations", std::vector<int64_t>{24410}},
+          {"TRAIN.lr_policy", std::string("piecewise_epoch")},
+          {"TRAIN.decay_epochs", std::vector<int64_t>{5}},
+          {"TRAIN.num_samples", int64_t{5000000}},
           {"TRAIN.l2_weight_decay", 8e-4},
       },
       nullptr};
