@@ -85,6 +85,21 @@ void expect_fixture_samples(const FeatureDataset& ds, const std::string& what) {
   }
 }
 
+// Every batch of one shuffled training epoch of `ds`, loaded with `threads` threads.
+std::vector<Batch> epoch_batches(std::shared_ptr<FeatureDataset> ds, int threads, uint64_t seed,
+                                 int64_t epoch) {
+  LoaderOptions lo;
+  lo.batch_size = 3;
+  lo.num_threads = threads;
+  lo.shuffle = true;
+  lo.seed = seed;
+  Loader loader(std::move(ds), lo);
+  loader.start_epoch(epoch);
+  std::vector<Batch> out;
+  while (auto b = loader.next()) out.push_back(std::move(*b));
+  return out;
+}
+
 TEST(FeatureReader, SameVideosFromEveryFormat) {
   VC_REQUIRE_YT8M_FIXTURES();
   vc::testing::TempDir dir;
@@ -200,19 +215,7 @@ TEST(FeatureReader, PaddedBatchesAndThreadIndependentLoading) {
   o.dequantize = true;
   auto ds = std::make_shared<FeatureDataset>(list, o);
   ASSERT_EQ(ds->size(), 8u);
-  auto run = [&](int threads) {
-    LoaderOptions lo;
-    lo.batch_size = 3;
-    lo.num_threads = threads;
-    lo.shuffle = true;
-    lo.seed = 5;
-    Loader loader(ds, lo);
-    loader.start_epoch(2);
-    std::vector<Batch> out;
-    while (auto b = loader.next()) out.push_back(std::move(*b));
-    return out;
-  };
-  const std::vector<Batch> one = run(1), three = run(3);
+  const std::vector<Batch> one = epoch_batches(ds, 1, 5, 2), three = epoch_batches(ds, 3, 5, 2);
   ASSERT_EQ(one.size(), 3u);
   ASSERT_EQ(three.size(), one.size());
   for (std::size_t k = 0; k < one.size(); ++k) {
@@ -262,21 +265,9 @@ TEST(FeatureReader, WidenInBatchGivesTheSameBatches) {
         EXPECT_EQ(s.inputs.at("rgb").scalar_type(), torch::kByte);
         EXPECT_EQ(s.inputs.at("audio").scalar_type(), torch::kByte);
         EXPECT_EQ(s.inputs.at("rgb").size(0), floats->get(0, 3).inputs.at("rgb").size(0));
-        auto batches = [](std::shared_ptr<FeatureDataset> ds, int threads) {
-          LoaderOptions lo;
-          lo.batch_size = 3;
-          lo.num_threads = threads;
-          lo.shuffle = true;
-          lo.seed = 9;
-          Loader loader(ds, lo);
-          loader.start_epoch(1);
-          std::vector<Batch> out;
-          while (auto b = loader.next()) out.push_back(std::move(*b));
-          return out;
-        };
-        const std::vector<Batch> want = batches(floats, 1);
+        const std::vector<Batch> want = epoch_batches(floats, 1, 9, 1);
         for (const int threads : {1, 2}) {
-          const std::vector<Batch> got = batches(widened, threads);
+          const std::vector<Batch> got = epoch_batches(widened, threads, 9, 1);
           ASSERT_EQ(got.size(), want.size());
           for (std::size_t k = 0; k < want.size(); ++k) {
             EXPECT_EQ(got[k].ids, want[k].ids);
