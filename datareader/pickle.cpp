@@ -572,7 +572,16 @@ class Machine {
   }
 
   // ---- stack
-  void push(ValuePtr o) { stack_.push_back(std::move(o)); }
+  void push(ValuePtr o) {
+    // Every value that can hold others is remembered (weakly), so that has_cycle / break_cycles
+    // also see containers no longer on the stack or in the memo (a self-holding list popped,
+    // or its memo slot overwritten, would otherwise leak unseen).
+    if (o && o->kind != Kind::kNone && o->kind != Kind::kBool && o->kind != Kind::kInt &&
+        o->kind != Kind::kFloat && o->kind != Kind::kStr && o->kind != Kind::kBytes) {
+      containers_.push_back(o);
+    }
+    stack_.push_back(std::move(o));
+  }
   ValuePtr pop() {
     if (stack_.empty()) throw PickleError("malformed pickle: stack underflow");
     ValuePtr o = std::move(stack_.back());
@@ -748,12 +757,13 @@ class Machine {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
+  std::vector<std::weak_ptr<Value>> containers_;  // every container pushed (see push)
 
  public:
   // Containers hold shared pointers, so a container that holds itself (a legal pickle: DUP or
   // the memo + APPEND, e.g. `l = []; l.append(l)`) would never be freed. Such structures are
   // refused (no data file the toolkit reads has them): true when a cycle is reachable from the
-  // stack or the memo.
+  // stack, the memo or any container pushed so far (also one nothing refers to any more).
   bool has_cycle() const {
     std::unordered_map<const Value*, int> color;  // 1 = on the DFS path, 2 = done
     std::vector<std::pair<const Value*, size_t>> path;
@@ -796,13 +806,21 @@ class Machine {
     for (const auto& kv : memo_) {
       if (visit(kv.second.get())) return true;
     }
+    for (const auto& w : containers_) {
+      const ValuePtr v = w.lock();
+      if (v && visit(v.get())) return true;
+    }
     return false;
   }
-  // Drops every container edge reachable from the stack and the memo, so that cycles built
-  // before an error (or refused by has_cycle) are freed with the machine.
+  // Drops every container edge reachable from the stack, the memo and every container ever
+  // pushed, so that cycles built before an error (or refused by has_cycle) are freed with the
+  // machine.
   void break_cycles() {
     std::vector<ValuePtr> todo(stack_.begin(), stack_.end());
     for (const auto& kv : memo_) todo.push_back(kv.second);
+    for (const auto& w : containers_) {
+      if (ValuePtr v = w.lock()) todo.push_back(std::move(v));
+    }
     std::unordered_map<const Value*, bool> seen;
     while (!todo.empty()) {
       ValuePtr v = std::move(todo.back());

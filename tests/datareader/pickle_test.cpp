@@ -109,6 +109,13 @@ TEST(Pickle, MalformedAndUnsupportedStreamsAreErrors) {
                   "a."s);
             }).find("holds itself"),
             std::string::npos);
+  // ... also when nothing refers to it any more: popped, or its memo slot overwritten (found
+  // by fuzz_pkl on 2026-12-04: the cycle left the stack and the memo and leaked).
+  for (const std::string& p : {"\x80\x02](2e0N."s,
+                               "\x80\x02]q\x01(2eK\x02q\x01"
+                               "00N."s}) {
+    EXPECT_NE(message_of([&] { unpickle_string(p); }).find("holds itself"), std::string::npos) << p;
+  }
   // Shared (not recursive) objects are fine: [x, x]
   EXPECT_EQ(unpickle_string("\x80\x02](]q\x01h\x01"
                             "e."s)
