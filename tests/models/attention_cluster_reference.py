@@ -17,8 +17,18 @@ Usage: /usr/bin/python3 attention_cluster_reference.py OUT_DIR
                "logits_masked" [3, 20] float64: the same batch where video 1 has only its first
                37 frames and video 2 its first 60 (the rest of each padded with garbage; the
                reference runs each of them alone on its real frames), "mask" [3, 100]}
+  paddle/     the same weights as a Fluid per-variable directory under the original's names and
+              layouts (spec §6.1, §7: satt{0,1}.conv.weight [C, F, 1, 1], .conv.bias,
+              .shift_w, .shift_b; fc1 / fc2 / logistic .weights [in, out], .bias), plus Adam
+              state (logistic.weights_moment1_0) and the constant LR (learning_rate_0), which
+              a loader must ignore
+  input.pt    {"rgb" [3, 100, 1024], "audio" [3, 100, 128], "mask" [3, 100]}: the masked batch
+              of io.pt (rgb_padded, audio_padded) for build/bin/run_model --input
+  expected.pt {"logits": [3, 20] float64}: io.pt's logits_masked
+  config.yaml the MODEL keys of these sizes (cluster_nums [8, 4], 20 classes) for run_model
 """
 import math
+import os
 import sys
 
 import torch
@@ -100,6 +110,22 @@ class AttentionCluster(torch.nn.Module):
             sd[ours + ".bias"] = b
         return {k: v.detach().contiguous().clone() for k, v in sd.items()}
 
+    def paddle_state_dict(self):
+        """The weights under the original's Paddle variable names (spec §6.1, §7), Fluid
+        layouts: the 1x1 conv as conv2d stores it [C, F, 1, 1], fc weights [in, out]; float32
+        numpy arrays."""
+        sd = {}
+        for i, s in enumerate(self.satt):
+            sd["satt%d.conv.weight" % i] = s.conv_w                     # [C, F, 1, 1]
+            sd["satt%d.conv.bias" % i] = s.conv_b                       # [C]
+            sd["satt%d.shift_w" % i] = s.shift_w                        # [C]
+            sd["satt%d.shift_b" % i] = s.shift_b                        # [C]
+        for name, w, b in (("fc1", self.fc1_w, self.fc1_b), ("fc2", self.fc2_w, self.fc2_b),
+                           ("logistic", self.lg_w, self.lg_b)):
+            sd[name + ".weights"] = w                                   # [in, out]
+            sd[name + ".bias"] = b                                      # [out]
+        return {k: v.detach().float().contiguous().clone().numpy() for k, v in sd.items()}
+
 
 def build_model(num_classes, mode):
     """The original's network (cluster_nums [32, 32], feature_dims [1024, 128]); mode "train"
@@ -136,4 +162,17 @@ if __name__ == "__main__":
     torch.save({"rgb": rgb, "audio": audio, "logits": logits, "rgb_padded": rgb_p,
                 "audio_padded": audio_p, "mask": mask, "logits_masked": masked},
                out + "/io.pt")
+    # The same weights as the original's Fluid directory, for run_model --weights DIR.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import numpy as np  # noqa: E402
+    import write_paddle_weights as pw  # noqa: E402
+    paddle = model.paddle_state_dict()
+    paddle["logistic.weights_moment1_0"] = paddle["logistic.weights"] * 0  # Adam, to be ignored
+    paddle["learning_rate_0"] = np.array([0.001], dtype=np.float32)  # constant LR (spec §1.8)
+    pw.write_dir(out + "/paddle", paddle)
+    torch.save({"rgb": rgb_p, "audio": audio_p, "mask": mask}, out + "/input.pt")
+    torch.save({"logits": masked}, out + "/expected.pt")
+    with open(out + "/config.yaml", "w") as f:
+        f.write("MODEL:\n  name: AttentionCluster\n  num_classes: %d\n  cluster_nums: [8, 4]\n"
+                "  feature_dims: [1024, 128]\n  seg_num: %d\n" % (CLASSES, L))
     print("attention_cluster_reference: logits", logits.shape, "written to", out)

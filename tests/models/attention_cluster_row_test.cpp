@@ -1,14 +1,17 @@
 // The AttentionCluster registry row: its config defaults are the original's (spec §6.1), its
 // Paddle name map takes every variable of the released attention_cluster_youtube8m (names and
 // [in, out] fc shapes from spec §6.1 / §7) from a Fluid per-variable directory into the network,
-// and bad configs are errors.
+// bad configs are errors, and, through build/bin/run_model, the independent reference's weights
+// written as such a directory (attention_cluster_reference.py) give the reference's logits.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <iostream>
 #include <map>
 
 #include "models/attention_cluster/attention_cluster.h"
+#include "tests/models/run_model_reference.h"
 #include "tests/models/test_util.h"
 #include "tests/models/yt8m_paddle_dir.h"
 #include "tools/common/errors.h"
@@ -95,6 +98,19 @@ TEST(AttentionClusterRow, PaddleDirectoryLoadsThroughTheNameMap) {
   EXPECT_TRUE(torch::equal(net.fc1->weight, written["fc1.weights"].t()));
   EXPECT_TRUE(torch::equal(net.satt1->shift_b, written["satt1.shift_b"]));
   EXPECT_TRUE(torch::equal(net.logistic->bias, written["logistic.bias"]));
+}
+
+// build/bin/run_model on the reference's weights written as the original's Fluid directory
+// (names and layouts from the spec, plus optimizer state): the whole --weights path.
+TEST(AttentionClusterRow, ReferencePaddleWeightsThroughRunModel) {
+  VC_REQUIRE_TORCHVISION();
+  const std::string ref = vc::test::cached_script_output("attention_cluster_reference.py");
+  ASSERT_FALSE(ref.empty()) << "tests/models/attention_cluster_reference.py failed";
+  const double d = vc::test::run_model_max_diff("AttentionCluster", ref, "logits");
+  std::cout << "Attention Cluster, Paddle directory through run_model (masked batch): "
+            << "max |dlogit| = " << d << "\n";
+  EXPECT_GE(d, 0.0);
+  EXPECT_LT(d, 1e-4);
 }
 
 }  // namespace

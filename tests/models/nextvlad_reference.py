@@ -25,8 +25,21 @@ Usage: /usr/bin/python3 nextvlad_reference.py OUT_DIR
                "train_logits" [4, 20] float64: train mode (dropout 0) on the whole LoD batch;
                "train_video_cluster_bn_running_mean" / "_var" and the audio ones: the running
                statistics after that train step}
+  paddle/     the weights of weights.pt as a Fluid per-variable directory under the original's
+              names and layouts (spec §6.3, §7): eigen_param, {video,audio}_fc_expansion_{w,b},
+              _fc_group_attention_{w,b} (fc weights [in, out]), _cluster_weights,
+              _cluster_weights2, batch_norm_0..5 .w_0/.b_0/.w_1/.w_2 (scale, bias, mean,
+              variance; creation order: video cluster, video vlad, audio cluster, audio vlad,
+              hidden, gating), hidden1_fc_weights, gating_fc{1,2}_weights, logits_clf_weights,
+              logits_clf_bias; plus Adam state (logits_clf_weights_moment1_0), learning_rate and
+              @LR_DECAY_COUNTER@, which a loader must ignore
+  input.pt    {"rgb", "audio", "mask", "lengths"} of io.pt, for build/bin/run_model --input
+  expected.pt {"logits": [4, 20] float64}: io.pt's eval logits
+  config.yaml the MODEL keys of these sizes (K 16, hidden 64, 20 classes; eigen_file none: the
+              multiplier comes from the directory's eigen_param) for run_model
 """
 import math
+import os
 import sys
 
 import torch
@@ -164,6 +177,31 @@ class NextVlad(torch.nn.Module):
         return {k: (v.float() if v.is_floating_point() else v).detach().contiguous().clone()
                 for k, v in sd.items()}
 
+    def paddle_state_dict(self):
+        """The weights under the original's Paddle variable names (spec §6.3, §7) in Fluid's
+        layouts (fc weights [in, out], as kept here); float32 numpy arrays."""
+        sd = {"eigen_param": self.eigen}                                # [1024]
+        for p, u in (("video_", self.video), ("audio_", self.audio)):
+            sd[p + "fc_expansion_w"] = u.we                             # [F, lam F]
+            sd[p + "fc_expansion_b"] = u.be
+            sd[p + "fc_group_attention_w"] = u.wg                       # [lam F, G]
+            sd[p + "fc_group_attention_b"] = u.bg
+            sd[p + "cluster_weights"] = u.w1                            # [lam F, G K]
+            sd[p + "cluster_weights2"] = u.w2                           # [K, F']
+        # The six batch norms are auto-named in creation order (spec §6.3).
+        bns = (self.video.bn1, self.video.bn2, self.audio.bn1, self.audio.bn2, self.bn_h,
+               self.bn_g)
+        for i, bn in enumerate(bns):
+            p = "batch_norm_%d" % i
+            sd[p + ".w_0"], sd[p + ".b_0"] = bn.w, bn.b                 # scale, bias
+            sd[p + ".w_1"], sd[p + ".w_2"] = bn.mean, bn.var            # moving mean, variance
+        sd["hidden1_fc_weights"] = self.wh                              # [K (F'v + F'a), hidden]
+        sd["gating_fc1_weights"] = self.wg1                             # [hidden, hidden / r]
+        sd["gating_fc2_weights"] = self.wg2                             # [hidden / r, hidden]
+        sd["logits_clf_weights"] = self.wc                              # [hidden, classes]
+        sd["logits_clf_bias"] = self.bc
+        return {k: v.detach().float().contiguous().clone().numpy() for k, v in sd.items()}
+
 
 def build_model(num_classes, mode):
     """The original's network (K 128, lambda 2, G 8, hidden 2048, reduction 8, dropout 0.5);
@@ -185,6 +223,7 @@ if __name__ == "__main__":
     net = NextVlad(CLASSES, randomize_bn=True, eigen=eigen, **cfg)
     net.eval()
     weights = net.videocls_state_dict()
+    paddle = net.paddle_state_dict()  # the same values, before the train step below
     rgb = torch.randint(0, 256, (N, TMAX, 1024)).float()
     audio = torch.randint(0, 256, (N, TMAX, 128)).float()
     mask = torch.zeros(N, TMAX)
@@ -208,4 +247,19 @@ if __name__ == "__main__":
         io["train_%s_cluster_bn_running_var" % name] = u.bn1.var.clone()
     torch.save(weights, out + "/weights.pt")
     torch.save(io, out + "/io.pt")
+    # The same weights as the original's Fluid directory, for run_model --weights DIR.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import numpy as np  # noqa: E402
+    import write_paddle_weights as pw  # noqa: E402
+    paddle["logits_clf_weights_moment1_0"] = paddle["logits_clf_weights"] * 0  # Adam, ignored
+    paddle["learning_rate"] = np.array([2e-4], dtype=np.float32)
+    paddle["@LR_DECAY_COUNTER@"] = np.array([12345], dtype=np.int64)
+    pw.write_dir(out + "/paddle", paddle)
+    torch.save({k: io[k] for k in ("rgb", "audio", "mask", "lengths")}, out + "/input.pt")
+    torch.save({"logits": logits}, out + "/expected.pt")
+    with open(out + "/config.yaml", "w") as f:
+        f.write("MODEL:\n  name: NEXTVLAD\n  num_classes: %d\n  cluster_size: %d\n"
+                "  expansion: %d\n  groups: %d\n  hidden_size: %d\n  gating_reduction: %d\n"
+                "  eigen_file: none\n" % (CLASSES, cfg["K"], cfg["lam"], cfg["G"], cfg["hidden"],
+                                           cfg["reduction"]))
     print("nextvlad_reference: logits", tuple(logits.shape), "written to", out)

@@ -2,15 +2,19 @@
 // (real file, `none`, missing, malformed), the LR schedule (55 decays of x0.8 every
 // lr_boundary_examples // batch_size iterations), the parameter groups (L2 on the classifier
 // only), and the Paddle name map over every variable of the released nextvlad_youtube8m (names
-// and shapes of spec §6.3 / §7, batch_norm_0..5) from a Fluid per-variable directory.
+// and shapes of spec §6.3 / §7, batch_norm_0..5) from a Fluid per-variable directory; through
+// build/bin/run_model, the independent reference's weights written as such a directory
+// (nextvlad_reference.py) give the reference's logits.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <filesystem>
+#include <iostream>
 #include <map>
 
 #include "models/nextvlad/nextvlad.h"
+#include "tests/models/run_model_reference.h"
 #include "tests/models/test_util.h"
 #include "tests/models/yt8m_paddle_dir.h"
 #include "tools/common/errors.h"
@@ -191,6 +195,19 @@ TEST(NextvladRow, PaddleDirectoryLoadsThroughTheNameMap) {
   EXPECT_EQ(r2.defaulted.size(), 7u);  // eigen_param + 6 num_batches_tracked
   load_state_dict(*model, sd2, LoadOptions{}, dir.str());
   EXPECT_TRUE(torch::equal(net.eigen_param, torch::ones({1024})));
+}
+
+// build/bin/run_model on the reference's weights written as the original's Fluid directory
+// (names and layouts from the spec, plus optimizer state): the whole --weights path.
+TEST(NextvladRow, ReferencePaddleWeightsThroughRunModel) {
+  VC_REQUIRE_TORCHVISION();
+  const std::string ref = vc::test::cached_script_output("nextvlad_reference.py");
+  ASSERT_FALSE(ref.empty()) << "tests/models/nextvlad_reference.py failed";
+  const double d = vc::test::run_model_max_diff("NEXTVLAD", ref, "logits");
+  std::cout << "NeXtVLAD, Paddle directory through run_model (padded batch, eval): "
+            << "max |dlogit| = " << d << "\n";
+  EXPECT_GE(d, 0.0);
+  EXPECT_LT(d, 1e-4);
 }
 
 }  // namespace
