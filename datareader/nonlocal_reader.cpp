@@ -293,16 +293,8 @@ Sample NonlocalDataset::get(std::size_t index, uint64_t seed) const {
       }
     }
     s.inputs["video"] = out;  // [3, L, crop, crop] or [V, 3, L, crop, crop]
-  } catch (const SampleError&) {
-    throw;
-  } catch (const DecodeError& ex) {
-    throw SampleError(e.path, e.line_no, ex.reason(), ex.detail());
-  } catch (const cv::Exception& ex) {
-    throw SampleError(e.path, e.line_no, "opencv error", ex.what());
-  } catch (const std::invalid_argument& ex) {
-    throw SampleError(e.path, e.line_no, "bad frame geometry", ex.what());
-  } catch (const DataError& ex) {
-    throw SampleError(e.path, e.line_no, "data error", ex.what());
+  } catch (...) {
+    rethrow_as_sample_error(e.path, e.line_no);
   }
   return s;
 }

@@ -237,4 +237,20 @@ std::shared_ptr<const VideoDecoder> default_video_decoder() {
   return dec;
 }
 
+void rethrow_as_sample_error(const std::string& path, std::size_t line_no) {
+  try {
+    throw;
+  } catch (const SampleError&) {
+    throw;
+  } catch (const DecodeError& ex) {
+    throw SampleError(path, line_no, ex.reason(), ex.detail());
+  } catch (const cv::Exception& ex) {
+    throw SampleError(path, line_no, "opencv error", ex.what());
+  } catch (const std::invalid_argument& ex) {
+    throw SampleError(path, line_no, "bad frame geometry", ex.what());
+  } catch (const DataError& ex) {
+    throw SampleError(path, line_no, "data error", ex.what());
+  }
+}
+
 }  // namespace vc::data

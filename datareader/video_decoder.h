@@ -4,6 +4,7 @@
 // frames named img_00001.jpg, img_00002.jpg, ... (the "rawframes" layout, cv::imread).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -88,5 +89,12 @@ std::shared_ptr<const VideoDecoder> opencv_video_decoder(
 
 // Number of consecutive frame files pattern(1), pattern(2), ... in `folder` (0 when none).
 int64_t count_frame_files(const std::string& folder, const std::string& frame_pattern);
+
+// For a reader's `catch (...)` around reading list entry (`path`, list line `line_no`): rethrows
+// the exception in flight as the SampleError the loader skips and counts. A DecodeError keeps its
+// reason and detail; an OpenCV error becomes "opencv error", std::invalid_argument "bad frame
+// geometry", any other DataError "data error"; a SampleError and every other exception propagate
+// unchanged.
+[[noreturn]] void rethrow_as_sample_error(const std::string& path, std::size_t line_no);
 
 }  // namespace vc::data
