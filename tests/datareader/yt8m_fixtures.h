@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/script_output.h"
 #include "tests/tools/paddle_fixtures.h"  // have_numpy
 
 namespace vc::testing {
@@ -60,28 +61,7 @@ inline bool have_h5py() {
 
 /// The script's OUT_DIR, or "" when it failed (its output is in the test log).
 inline std::string yt8m_fixtures() {
-  namespace fs = std::filesystem;
-  static const std::string dir = [] {
-    const fs::path src =
-        fs::path(VC_SOURCE_DIR) / "tests" / "datareader" / "write_yt8m_features.py";
-    const auto stamp = fs::last_write_time(src).time_since_epoch().count();
-    const fs::path out = fs::path(VC_BINARY_DIR) / "tests" / "datareader" /
-                         ("write_yt8m_features.py-" + std::to_string(stamp));
-    if (fs::exists(out / "ok")) return out.string();
-    const fs::path tmp = out.string() + ".tmp" + std::to_string(::getpid());
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    const std::string cmd = "/usr/bin/python3 " + src.string() + " " + tmp.string();
-    if (std::system(cmd.c_str()) != 0) {
-      fs::remove_all(tmp);
-      return std::string();
-    }
-    std::ofstream(tmp / "ok") << "ok\n";
-    std::error_code ec;
-    fs::rename(tmp, out, ec);  // another process may have won the race: use its copy
-    if (ec) fs::remove_all(tmp);
-    return out.string();
-  }();
+  static const std::string dir = cached_script_output("datareader", "write_yt8m_features.py");
   return dir;
 }
 

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 
+#include "tests/support/script_output.h"
 #include "tests/support/temp_dir.h"
 
 namespace vc::test {
@@ -33,28 +34,10 @@ inline int run_script(const std::string& script, const std::string& args) {
   return std::system(cmd.c_str());
 }
 
-/// Runs tests/models/<script> OUT_DIR once per build tree and script version: the outputs are
-/// kept under VC_BINARY_DIR/tests/models/ (CTest runs every test case in its own process, so
-/// expensive reference files are shared this way). Returns OUT_DIR, or "" when the script fails.
+/// Runs tests/models/<script> OUT_DIR once per build tree and script version
+/// (tests/support/script_output.h). Returns OUT_DIR, or "" when the script fails.
 inline std::string cached_script_output(const std::string& script) {
-  namespace fs = std::filesystem;
-  const fs::path src = fs::path(VC_SOURCE_DIR) / "tests" / "models" / script;
-  const auto stamp = fs::last_write_time(src).time_since_epoch().count();
-  const fs::path dir =
-      fs::path(VC_BINARY_DIR) / "tests" / "models" / (script + "-" + std::to_string(stamp));
-  if (fs::exists(dir / "ok")) return dir.string();
-  const fs::path tmp = dir.string() + ".tmp" + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  if (run_script(script, tmp.string()) != 0) {
-    fs::remove_all(tmp);
-    return "";
-  }
-  std::ofstream(tmp / "ok") << "ok\n";
-  std::error_code ec;
-  fs::rename(tmp, dir, ec);  // another process may have won the race: use its copy
-  if (ec) fs::remove_all(tmp);
-  return dir.string();
+  return vc::testing::cached_script_output("models", script);
 }
 
 }  // namespace vc::test

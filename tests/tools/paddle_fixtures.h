@@ -10,6 +10,8 @@
 #include <fstream>
 #include <string>
 
+#include "tests/support/script_output.h"
+
 namespace vc::testing {
 
 /// True when /usr/bin/python3 imports numpy (Debian python3-numpy).
@@ -26,27 +28,7 @@ inline bool have_python_torch() {
 
 /// The writer's OUT_DIR, or "" when it failed (its output is in the test log).
 inline std::string paddle_fixtures() {
-  namespace fs = std::filesystem;
-  static const std::string dir = [] {
-    const fs::path src = fs::path(VC_SOURCE_DIR) / "tests" / "tools" / "write_paddle_weights.py";
-    const auto stamp = fs::last_write_time(src).time_since_epoch().count();
-    const fs::path out = fs::path(VC_BINARY_DIR) / "tests" / "tools" /
-                         ("write_paddle_weights.py-" + std::to_string(stamp));
-    if (fs::exists(out / "ok")) return out.string();
-    const fs::path tmp = out.string() + ".tmp" + std::to_string(::getpid());
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    const std::string cmd = "/usr/bin/python3 " + src.string() + " " + tmp.string();
-    if (std::system(cmd.c_str()) != 0) {
-      fs::remove_all(tmp);
-      return std::string();
-    }
-    std::ofstream(tmp / "ok") << "ok\n";
-    std::error_code ec;
-    fs::rename(tmp, out, ec);  // another process may have won the race: use its copy
-    if (ec) fs::remove_all(tmp);
-    return out.string();
-  }();
+  static const std::string dir = cached_script_output("tools", "write_paddle_weights.py");
   return dir;
 }
 
