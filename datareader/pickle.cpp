@@ -762,8 +762,8 @@ class Machine {
  public:
   // Containers hold shared pointers, so a container that holds itself (a legal pickle: DUP or
   // the memo + APPEND, e.g. `l = []; l.append(l)`) would never be freed. Such structures are
-  // refused (no data file the toolkit reads has them): true when a cycle is reachable from the
-  // stack, the memo or any container pushed so far (also one nothing refers to any more).
+  // refused (no data file the toolkit reads has them): true when a cycle is reachable from any
+  // container pushed so far (on the stack, in the memo, or one nothing refers to any more).
   bool has_cycle() const {
     std::unordered_map<const Value*, int> color;  // 1 = on the DFS path, 2 = done
     std::vector<std::pair<const Value*, size_t>> path;
@@ -800,24 +800,17 @@ class Machine {
       }
       return false;
     };
-    for (const auto& v : stack_) {
-      if (visit(v.get())) return true;
-    }
-    for (const auto& kv : memo_) {
-      if (visit(kv.second.get())) return true;
-    }
+    // Everything on the stack or in the memo was pushed, so containers_ covers them too.
     for (const auto& w : containers_) {
       const ValuePtr v = w.lock();
       if (v && visit(v.get())) return true;
     }
     return false;
   }
-  // Drops every container edge reachable from the stack, the memo and every container ever
-  // pushed, so that cycles built before an error (or refused by has_cycle) are freed with the
-  // machine.
+  // Drops every container edge reachable from any container ever pushed, so that cycles built
+  // before an error (or refused by has_cycle) are freed with the machine.
   void break_cycles() {
-    std::vector<ValuePtr> todo(stack_.begin(), stack_.end());
-    for (const auto& kv : memo_) todo.push_back(kv.second);
+    std::vector<ValuePtr> todo;
     for (const auto& w : containers_) {
       if (ValuePtr v = w.lock()) todo.push_back(std::move(v));
     }
