@@ -20,6 +20,11 @@
 #   PIN        1 (default): 1-thread runs on core 0, 2-thread runs on cores 0-1 (taskset)
 #   WORK_DIR   where logs and results.txt go (default: a new temp dir)
 #   PYTHON     interpreter with torch + torchvision (default /usr/bin/python3)
+#   PY_MALLOC  same (default): the peer runs with the glibc malloc settings the C++ programs give
+#              themselves (tools/common/malloc_tuning: mmap threshold 256 MiB, trim threshold
+#              1 GiB), so that both sides pay the same page faults; default: Python's own
+#              (glibc's defaults: every large activation is a fresh mmap, which on some VMs costs
+#              the peer 2x and more)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -36,6 +41,12 @@ WARMUP="${WARMUP:-2}"
 MODES="${MODES:-train,eager,fast,sgemm}"
 REPEAT="${REPEAT:-1}"
 PIN="${PIN:-1}"
+PY_MALLOC="${PY_MALLOC:-same}"
+case "$PY_MALLOC" in
+  same) py_env=(env MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824) ;;
+  default) py_env=(env) ;;
+  *) echo "error: PY_MALLOC must be 'same' or 'default', got '$PY_MALLOC'" >&2; exit 1 ;;
+esac
 WORK_DIR="${WORK_DIR:-$(mktemp -d /tmp/bench_model.XXXXXX)}"
 mkdir -p "$WORK_DIR"
 RESULTS="$WORK_DIR/results.txt"
@@ -55,7 +66,7 @@ pin() {  # pin THREADS CMD...
 }
 
 cd "$ROOT"
-echo "work dir: $WORK_DIR; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "work dir: $WORK_DIR; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); peer malloc: $PY_MALLOC"
 for model in $MODELS; do
   for t in $THREADS; do
     for ((r = 0; r < REPEAT; r++)); do
@@ -71,7 +82,7 @@ for model in $MODELS; do
         local line
         line="$(grep '^RESULT impl=cpp' "$log_c" | tail -1)"
         field() { tr ' ' '\n' <<<"$line" | sed -n "s/^$1=//p"; }
-        pin "$t" "$PYTHON" "$PEER" --model "$model" --threads "$t" --batch "$BATCH" \
+        pin "$t" "${py_env[@]}" "$PYTHON" "$PEER" --model "$model" --threads "$t" --batch "$BATCH" \
           --iters "$ITERS" --warmup "$WARMUP" --modes "$MODES" \
           --train-input "$(field train_input)" --infer-input "$(field infer_input)" \
           --num-classes "$(field num_classes)" --task "$(field task)" \

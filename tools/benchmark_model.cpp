@@ -18,6 +18,8 @@
 //   fast   the fast inference path (models/common/inference.h: traced, frozen, BN folded,
 //          optimize_for_inference / oneDNN); its one-off trace time is reported apart, and its
 //          max |logit - eager| on the benchmark input
+//   fast_plain  the same without videocls's own graph pass (keep_onednn_layouts: TSM's shifts
+//          on oneDNN tensors, no layout round trips), i.e. LibTorch's passes only
 //   sgemm  a [n, n] x [n, n] torch::mm loop: the machine's practical FP32 GEMM peak
 //
 // Each timing is the median over --iters iterations after --warmup ones; clips/s = batch /
@@ -175,9 +177,10 @@ int run(const Args& a) {
     std::stringstream ss(a.modes);
     std::string m;
     while (std::getline(ss, m, ',')) {
-      if (m != "train" && m != "eager" && m != "fast" && m != "sgemm") {
-        throw ConfigError("--modes: expected a comma list of train, eager, fast, sgemm; got '" + m +
-                          "'");
+      if (m != "train" && m != "eager" && m != "fast" && m != "fast_plain" && m != "sgemm") {
+        throw ConfigError(
+            "--modes: expected a comma list of train, eager, fast, fast_plain, sgemm; got '" + m +
+            "'");
       }
       modes.insert(m);
     }
@@ -238,7 +241,7 @@ int run(const Args& a) {
     result << " train_clips_per_s=" << a.batch / t;
   }
 
-  if (modes.count("eager") || modes.count("fast")) {
+  if (modes.count("eager") || modes.count("fast") || modes.count("fast_plain")) {
     const auto& input = infer_input;
     auto model = entry.make_model(cfg, infer_mode);
     model->eval();
@@ -259,9 +262,14 @@ int run(const Args& a) {
       result << " infer_eager_clips_per_s=" << a.batch / t
              << " infer_eager_gflops=" << flops.total() / t / 1e9;
     }
-    if (modes.count("fast")) {
+    // "fast": the fast inference path as test / infer run it; "fast_plain": the same without
+    // videocls's own graph pass (keep_onednn_layouts), i.e. LibTorch's freeze + optimise only.
+    for (const std::string mode : {"fast", "fast_plain"}) {
+      if (!modes.count(mode)) continue;
+      const bool plain = mode == "fast_plain";
       auto fast = vc::models::make_fast_inference(
-          model, {}, [](const std::string& m) { std::printf("  %s\n", m.c_str()); });
+          model, vc::models::FastInferenceOptions().keep_onednn_layouts(!plain),
+          [](const std::string& m) { std::printf("  %s\n", m.c_str()); });
       fast->eval();
       const auto t0 = Clock::now();
       torch::Tensor fast_out = fast->forward(input);  // trace + freeze + optimise + verify
@@ -271,13 +279,16 @@ int run(const Args& a) {
       const double diff = (fast_out - eager_out).abs().max().item<double>();
       const bool used = fast->stats().fast_calls > 0;
       std::printf(
-          "fast      %.3f s/forward, %.3f clips/s, %.1f GFLOP/s (%s; first call incl. "
+          "%-9s %.3f s/forward, %.3f clips/s, %.1f GFLOP/s (%s; first call incl. "
           "trace %.1f s); max |logit - eager| %.3g\n",
-          t, a.batch / t, flops.total() / t / 1e9, used ? "traced graph" : "FELL BACK TO EAGER",
-          setup, diff);
-      result << " infer_fast_clips_per_s=" << a.batch / t
-             << " infer_fast_gflops=" << flops.total() / t / 1e9 << " fast_used=" << used
-             << " fast_setup_s=" << setup << " max_abs_diff=" << diff;
+          mode.c_str(), t, a.batch / t, flops.total() / t / 1e9,
+          used ? "traced graph" : "FELL BACK TO EAGER", setup, diff);
+      const std::string key = plain ? "infer_fast_plain" : "infer_fast";
+      result << " " << key << "_clips_per_s=" << a.batch / t << " " << key
+             << "_gflops=" << flops.total() / t / 1e9;
+      if (!plain) {
+        result << " fast_used=" << used << " fast_setup_s=" << setup << " max_abs_diff=" << diff;
+      }
     }
   }
 
@@ -310,7 +321,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", a.batch, "clips per step / forward")->check(CLI::Range(1, 4096));
   app.add_option("--iters", a.iters, "timed iterations (median)")->check(CLI::Range(1, 100000));
   app.add_option("--warmup", a.warmup, "untimed iterations first")->check(CLI::Range(0, 100000));
-  app.add_option("--modes", a.modes, "comma list of train, eager, fast, sgemm");
+  app.add_option("--modes", a.modes, "comma list of train, eager, fast, fast_plain, sgemm");
   app.add_option("--infer-section", a.infer_section,
                  "config section whose input size inference uses: test or infer");
   app.add_option("--gemm-size", a.gemm_size, "n of the n x n SGEMM")->check(CLI::Range(64, 16384));

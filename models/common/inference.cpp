@@ -2,6 +2,8 @@
 
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
 
 #include <ATen/Context.h>
 #include <ATen/record_function.h>
@@ -14,11 +16,14 @@
 #include <utility>
 #include <vector>
 
+#include "models/common/onednn_shift.h"
+
 namespace vc::models {
 
 struct FastInferenceImpl::Entry {
   torch::jit::Module module;
   std::vector<std::string> names;  // input tensor names, in the traced argument order
+  LayoutPassCounts layout;         // what keep_onednn_layouts changed
 };
 
 namespace {
@@ -183,7 +188,74 @@ void flops_end(const at::RecordFunction& fn, at::ObserverContext* c) {
   }
 }
 
+// Could `n` write into one of its inputs? Ops with a schema say so; ops without one (prim::
+// nodes) are assumed to.
+bool may_mutate(const torch::jit::Node* n) {
+  const c10::FunctionSchema* schema = n->maybeSchema();
+  return schema == nullptr || schema->is_mutable();
+}
+
 }  // namespace
+
+LayoutPassCounts keep_onednn_layouts(const std::shared_ptr<torch::jit::Graph>& graph) {
+  using torch::jit::Node;
+  using torch::jit::Value;
+  static const c10::Symbol kShift = c10::Symbol::fromQualString("videocls::temporal_shift");
+  static const c10::Symbol kToDense = c10::Symbol::fromQualString("aten::to_dense");
+  static const c10::Symbol kToMkldnn = c10::Symbol::fromQualString("aten::to_mkldnn");
+  LayoutPassCounts counts;
+  torch::jit::Block* top = graph->block();
+
+  // 1. to_mkldnn(shift(to_dense(v))) -> shift(v): the op takes the oneDNN tensor itself.
+  if (onednn_shift_available()) {
+    std::vector<Node*> shifts;
+    for (Node* n : top->nodes()) {
+      if (n->kind() == kShift) shifts.push_back(n);
+    }
+    for (Node* n : shifts) {
+      Node* d = n->input(0)->node();
+      if (d->kind() != kToDense || n->output()->uses().empty()) continue;
+      bool all_to_mkldnn = true;
+      for (const torch::jit::Use& u : n->output()->uses()) {
+        all_to_mkldnn = all_to_mkldnn && u.user->kind() == kToMkldnn;
+      }
+      if (!all_to_mkldnn) continue;
+      Node* m = graph->create(kShift, 1);
+      m->addInput(d->input(0));
+      for (std::size_t i = 1; i < n->inputs().size(); ++i) m->addInput(n->input(i));
+      m->output()->setType(c10::TensorType::get());
+      m->insertBefore(n);
+      const auto uses = n->output()->uses();
+      for (const torch::jit::Use& u : uses) u.user->output()->replaceAllUsesWith(m->output());
+      ++counts.shifts;
+    }
+    torch::jit::EliminateDeadCode(graph);
+  }
+
+  // 2. to_mkldnn(to_dense(v)) -> v, when nothing else reads v afterwards and nothing writes it
+  // (the consumers may then update v in place, as they would have updated the copy).
+  std::vector<Node*> to_mkldnn;
+  for (Node* n : top->nodes()) {
+    if (n->kind() == kToMkldnn) to_mkldnn.push_back(n);
+  }
+  for (Node* u : to_mkldnn) {
+    Node* d = u->input(0)->node();
+    if (d->kind() != kToDense || d->output()->uses().size() != 1) continue;
+    Value* v = d->input(0);
+    if (v->node()->kind() == c10::prim::Param || v->node()->owningBlock() != top) continue;
+    bool safe = true;
+    for (const torch::jit::Use& use : v->uses()) {
+      if (use.user == d) continue;
+      safe =
+          safe && use.user->owningBlock() == top && use.user->isBefore(u) && !may_mutate(use.user);
+    }
+    if (!safe) continue;
+    u->output()->replaceAllUsesWith(v);
+    ++counts.round_trips;
+  }
+  torch::jit::EliminateDeadCode(graph);
+  return counts;
+}
 
 std::string input_signature(const ModelInput& input) {
   std::ostringstream s;
@@ -217,6 +289,9 @@ std::shared_ptr<FastInferenceImpl::Entry> FastInferenceImpl::compile(const Model
   }
   torch::jit::Module frozen = torch::jit::freeze(traced);
   entry->module = options_.optimize() ? torch::jit::optimize_for_inference(frozen) : frozen;
+  if (options_.optimize() && options_.keep_onednn_layouts()) {
+    entry->layout = keep_onednn_layouts(entry->module.get_method("forward").graph());
+  }
   return entry;
 }
 
@@ -286,8 +361,12 @@ torch::Tensor FastInferenceImpl::forward(const ModelInput& input) {
               std::ostringstream m;
               m << "fast inference: traced " << sig << " (frozen"
                 << (options_.optimize() ? ", optimised for inference" : "")
-                << (at::hasMKLDNN() ? ", oneDNN available" : ", no oneDNN")
-                << "); max |fast - eager| = " << diff << " (logits up to " << scale << ")";
+                << (at::hasMKLDNN() ? ", oneDNN available" : ", no oneDNN");
+              if (entry->layout.shifts + entry->layout.round_trips > 0) {
+                m << "; " << entry->layout.shifts << " temporal shifts on oneDNN tensors, "
+                  << entry->layout.round_trips << " layout round trips removed";
+              }
+              m << "); max |fast - eager| = " << diff << " (logits up to " << scale << ")";
               log_(m.str());
             }
           }

@@ -35,6 +35,10 @@
 
 #include "models/video_model.h"
 
+namespace torch::jit {
+struct Graph;
+}
+
 namespace vc::models {
 
 struct FastInferenceOptions {
@@ -48,6 +52,9 @@ struct FastInferenceOptions {
   /// Run torch::jit::optimize_for_inference after freezing (oneDNN layouts and ops); false =
   /// freeze only (BN folding, constant propagation).
   TORCH_ARG(bool, optimize) = true;
+  /// After optimize_for_inference, run keep_onednn_layouts on the graph (below); false = LibTorch's
+  /// passes only (for comparison).
+  TORCH_ARG(bool, keep_onednn_layouts) = true;
   /// Distinct input signatures traced at most; further ones run eager.
   TORCH_ARG(int64_t, max_signatures) = 8;
 };
@@ -96,6 +103,19 @@ class FastInferenceImpl : public VideoModelImpl {
 std::shared_ptr<FastInferenceImpl> make_fast_inference(VideoModelPtr inner,
                                                        const FastInferenceOptions& options = {},
                                                        FastInferenceImpl::LogFn log = nullptr);
+
+/// What keep_onednn_layouts changed in a graph.
+struct LayoutPassCounts {
+  int64_t shifts = 0;       ///< videocls::temporal_shift nodes now fed the oneDNN tensor directly
+  int64_t round_trips = 0;  ///< to_mkldnn(to_dense(v)) replaced by v
+};
+/// Run on a graph after torch::jit::optimize_for_inference (the fast path does): LibTorch's pass
+/// converts every value that leaves a group of oneDNN ops back to a dense tensor and every value
+/// entering one to oneDNN, even when the value only passes from one group to the next (TSM's
+/// shortcut around a temporal shift). This removes those round trips where it is safe (nothing
+/// else reads or writes the value afterwards) and hands videocls::temporal_shift its oneDNN input
+/// directly when the build can shift oneDNN tensors (onednn_shift.h). Other graphs are unchanged.
+LayoutPassCounts keep_onednn_layouts(const std::shared_ptr<torch::jit::Graph>& graph);
 
 /// "names/dtypes/shapes/device" of a ModelInput: the cache key of the traced graphs.
 std::string input_signature(const ModelInput& input);

@@ -1,8 +1,14 @@
 #include "models/common/temporal_shift.h"
 
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/csrc/jit/frontend/tracer.h>
+#include <torch/library.h>
+
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+
+#include "models/common/onednn_shift.h"
 
 namespace vc::models {
 
@@ -47,8 +53,10 @@ ShiftRanges shift_ranges(int64_t channels, double ratio, ShiftDirection directio
   return r;
 }
 
-torch::Tensor temporal_shift(const torch::Tensor& x, int64_t seg_num, double ratio,
-                             ShiftDirection direction) {
+namespace {
+
+torch::Tensor temporal_shift_dense(const torch::Tensor& x, int64_t seg_num, double ratio,
+                                   ShiftDirection direction) {
   if (x.dim() != 4 || seg_num < 1 || x.size(0) % seg_num != 0) {
     std::ostringstream msg;
     msg << "temporal_shift expects x [N*T, C, H, W] with T = seg_num = " << seg_num
@@ -84,6 +92,60 @@ torch::Tensor temporal_shift(const torch::Tensor& x, int64_t seg_num, double rat
   const int64_t kept = std::max(r.prev_end, r.next_end);
   if (kept < c) out.narrow(2, kept, c - kept).copy_(in.narrow(2, kept, c - kept));
   return out.view(x.sizes());  // [N*T, C, H, W]
+}
+
+ShiftDirection direction_of(int64_t code) {
+  if (code != 0 && code != 1) {
+    throw std::invalid_argument(
+        "videocls::temporal_shift: direction must be 0 (paddle) or 1 "
+        "(torch), got " +
+        std::to_string(code));
+  }
+  return code == 0 ? ShiftDirection::kPaddle : ShiftDirection::kTorch;
+}
+
+// The kernels of the videocls::temporal_shift op (below): dense tensors, and MKLDNN-layout
+// tensors shifted in their own oneDNN layout when this build can (onednn_shift.h), otherwise
+// through a dense copy.
+torch::Tensor shift_op_dense(const torch::Tensor& x, int64_t seg_num, double ratio,
+                             int64_t direction) {
+  return temporal_shift_dense(x, seg_num, ratio, direction_of(direction));
+}
+
+torch::Tensor shift_op_mkldnn(const torch::Tensor& x, int64_t seg_num, double ratio,
+                              int64_t direction) {
+  const ShiftDirection dir = direction_of(direction);
+  // LibTorch reads a oneDNN tensor's storage only below autograd (as its own MKLDNN kernels run;
+  // this op has no autograd kernel, so the dispatcher may not have stepped below it yet).
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;
+  if (x.dim() == 4) {
+    torch::Tensor out = onednn_temporal_shift(x, seg_num, shift_ranges(x.size(1), ratio, dir));
+    if (out.defined()) return out;
+  }
+  return temporal_shift_dense(x.to_dense(), seg_num, ratio, dir).to_mkldnn();
+}
+
+}  // namespace
+
+// One graph node for the whole shift when the fast inference path traces a network: the
+// optimised graph then hands it the oneDNN tensor directly (models/common/inference.cpp)
+// instead of converting layouts around a dozen slice copies.
+TORCH_LIBRARY(videocls, m) {
+  m.def("temporal_shift(Tensor x, int seg_num, float ratio, int direction) -> Tensor");
+}
+TORCH_LIBRARY_IMPL(videocls, CPU, m) { m.impl("temporal_shift", &shift_op_dense); }
+TORCH_LIBRARY_IMPL(videocls, MkldnnCPU, m) { m.impl("temporal_shift", &shift_op_mkldnn); }
+
+torch::Tensor temporal_shift(const torch::Tensor& x, int64_t seg_num, double ratio,
+                             ShiftDirection direction) {
+  if (torch::jit::tracer::isTracing() || x.is_mkldnn()) {
+    static const auto op =
+        c10::Dispatcher::singleton()
+            .findSchemaOrThrow("videocls::temporal_shift", "")
+            .typed<torch::Tensor(const torch::Tensor&, int64_t, double, int64_t)>();
+    return op.call(x, seg_num, ratio, direction == ShiftDirection::kPaddle ? 0 : 1);
+  }
+  return temporal_shift_dense(x, seg_num, ratio, direction);
 }
 
 }  // namespace vc::models

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "models/common/onednn_shift.h"
+#include "models/tsm/tsm.h"
 #include "models/tsn/tsn.h"
 
 namespace vc::models {
@@ -65,6 +67,50 @@ TEST(FastInference, TsnMatchesEagerWithBnFolded) {
   }
   EXPECT_LT((fast->forward(other) - eager_other).abs().max().item<double>(), 1e-3);
   EXPECT_EQ(fast->stats().traced, 2);
+}
+
+int64_t count(const std::string& text, const std::string& what) {
+  int64_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+// TSM: each temporal shift is one videocls::temporal_shift node fed the oneDNN tensor itself,
+// and the shortcut around it stays in oneDNN's layout, so the whole trunk runs without layout
+// conversions (one to_dense remains, before the pooling). Both shift directions, same logits as
+// eager.
+TEST(FastInference, TsmShiftsStayInOneDnnLayout) {
+  for (const auto dir : {ShiftDirection::kPaddle, ShiftDirection::kTorch}) {
+    torch::manual_seed(2);
+    Tsm net(TsmOptions().num_classes(5).depth(50).seg_num(4).shift_direction(dir));
+    randomise_bn(*net);
+    net->eval();
+    ModelInput in;
+    in.set("video", torch::randn({2, 4, 3, 64, 64}));
+    torch::Tensor eager;
+    {
+      torch::NoGradGuard ng;
+      eager = net->forward(in);
+    }
+    log_lines.clear();
+    auto fast = make_fast_inference(net.ptr(), {}, collect);
+    fast->eval();
+    const torch::Tensor a = fast->forward(in);
+    const torch::Tensor b = fast->forward(in);
+    EXPECT_EQ(fast->stats().traced, 1);
+    EXPECT_LT((a - eager).abs().max().item<double>(),
+              1e-3 * std::max(1.0, eager.abs().max().item<double>()));
+    EXPECT_TRUE(torch::equal(a, b));
+    const std::string g = fast->graph_text(in);
+    EXPECT_EQ(count(g, "videocls::temporal_shift("), 16) << g;
+    if (onednn_shift_available()) {
+      EXPECT_EQ(count(g, "aten::to_dense("), 1) << g;
+      EXPECT_EQ(count(g, "aten::to_mkldnn("), 1) << g;  // the input
+      ASSERT_FALSE(log_lines.empty());
+      EXPECT_NE(log_lines.back().find("16 temporal shifts on oneDNN tensors"), std::string::npos)
+          << log_lines.back();
+    }
+  }
 }
 
 TEST(FastInference, TrainingModeRunsEagerWithGradients) {

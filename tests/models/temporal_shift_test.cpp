@@ -2,11 +2,14 @@
 // directions, odd channel counts, T = 1; its gradient against the loop's adjoint.
 #include "models/common/temporal_shift.h"
 
+#include <ATen/Context.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <vector>
+
+#include "models/common/onednn_shift.h"
 
 namespace vc::models {
 namespace {
@@ -162,6 +165,49 @@ TEST(TemporalShift, BadInputsAreErrors) {
   EXPECT_THROW(temporal_shift(torch::randn({8, 8, 2, 2}), 4, 0.0), std::invalid_argument);
   EXPECT_THROW(temporal_shift(torch::randn({8, 8, 2, 2}), 4, 0.75), std::invalid_argument);
   EXPECT_THROW(parse_shift_direction("left"), std::invalid_argument);
+}
+
+// A oneDNN tensor in the blocked layout a oneDNN convolution writes (nChw8c on AVX2, nChw16c on
+// AVX-512): x through an identity 1x1 convolution.
+torch::Tensor blocked_copy(const torch::Tensor& x) {
+  const int64_t c = x.size(1);
+  const torch::Tensor eye = torch::eye(c).view({c, c, 1, 1});
+  return at::mkldnn_convolution(x.to_mkldnn(), eye.to_mkldnn(), {}, {0, 0}, {1, 1}, {1, 1}, 1);
+}
+
+// The shift of a MKLDNN-layout tensor (the fast inference path's) equals the dense shift
+// element for element: in oneDNN's blocked layout (block-aligned ranges: one copy per frame; C =
+// 12 / 20 cut blocks: per element), in the plain layout of to_mkldnn(), both directions, T = 1.
+TEST(TemporalShift, OneDnnTensorsMatchDense) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "LibTorch without MKLDNN";
+  torch::manual_seed(5);
+  int64_t blocked_layouts = 0;
+  for (const int64_t c : {64, 256, 12, 20}) {
+    for (const int64_t t : {1, 3, 8}) {
+      for (const auto dir : {ShiftDirection::kPaddle, ShiftDirection::kTorch}) {
+        const torch::Tensor x = torch::randn({2 * t, c, 5, 7});
+        const torch::Tensor want = naive_shift(x, t, 0.125, dir);
+        const torch::Tensor blocked = blocked_copy(x);
+        ASSERT_TRUE(torch::allclose(blocked.to_dense(), x, 0, 1e-6));
+        const std::string layout = onednn_layout(blocked);
+        if (onednn_shift_available()) {
+          ASSERT_FALSE(layout.empty());
+          blocked_layouts += layout.find(" inner ") != std::string::npos ? 1 : 0;
+        }
+        for (const torch::Tensor& in : {blocked, x.to_mkldnn()}) {
+          const torch::Tensor y = temporal_shift(in, t, 0.125, dir);
+          ASSERT_TRUE(y.is_mkldnn());
+          EXPECT_TRUE(torch::allclose(y.to_dense(), want, 0, 1e-6))
+              << "C " << c << " T " << t << " " << shift_direction_name(dir) << " " << layout;
+          if (onednn_shift_available()) EXPECT_EQ(onednn_layout(y), onednn_layout(in));
+        }
+        // The input is left as it was.
+        EXPECT_TRUE(torch::allclose(blocked.to_dense(), x, 0, 1e-6));
+      }
+    }
+  }
+  if (onednn_shift_available()) EXPECT_GT(blocked_layouts, 0);  // the blocked path was exercised
+  EXPECT_THROW(temporal_shift(blocked_copy(torch::randn({6, 8, 2, 2})), 4), std::invalid_argument);
 }
 
 }  // namespace
