@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -110,6 +111,16 @@ TEST(FastInference, TsmShiftsStayInOneDnnLayout) {
       EXPECT_NE(log_lines.back().find("16 temporal shifts on oneDNN tensors"), std::string::npos)
           << log_lines.back();
     }
+    // Without the pass (LibTorch's passes only) every block converts layouts around its shift.
+    auto plain = make_fast_inference(net.ptr(), FastInferenceOptions().keep_onednn_layouts(false));
+    plain->eval();
+    EXPECT_TRUE(torch::allclose(plain->forward(in), a, 1e-4, 1e-4));
+    const std::string pg = plain->graph_text(in);
+    std::cout << "TSM graph, " << shift_direction_name(dir) << ": to_dense / to_mkldnn "
+              << count(g, "aten::to_dense(") << " / " << count(g, "aten::to_mkldnn(")
+              << " with keep_onednn_layouts, " << count(pg, "aten::to_dense(") << " / "
+              << count(pg, "aten::to_mkldnn(") << " without\n";
+    EXPECT_GE(count(pg, "aten::to_dense("), 16);
   }
 }
 
