@@ -362,9 +362,11 @@ torch::Tensor FastInferenceImpl::forward(const ModelInput& input) {
               m << "fast inference: traced " << sig << " (frozen"
                 << (options_.optimize() ? ", optimised for inference" : "")
                 << (at::hasMKLDNN() ? ", oneDNN available" : ", no oneDNN");
-              if (entry->layout.shifts + entry->layout.round_trips > 0) {
-                m << "; " << entry->layout.shifts << " temporal shifts on oneDNN tensors, "
-                  << entry->layout.round_trips << " layout round trips removed";
+              if (entry->layout.shifts > 0) {
+                m << "; " << entry->layout.shifts << " temporal shifts on oneDNN tensors";
+              }
+              if (entry->layout.round_trips > 0) {
+                m << "; " << entry->layout.round_trips << " layout round trips removed";
               }
               m << "); max |fast - eager| = " << diff << " (logits up to " << scale << ")";
               log_(m.str());

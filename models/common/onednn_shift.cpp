@@ -63,6 +63,9 @@ struct Layout {
 };
 
 const dnnl::memory& memory_of(const torch::Tensor& t) {
+  // LibTorch hands out a oneDNN tensor's storage only below autograd (where its own MKLDNN
+  // kernels run).
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;
   return reinterpret_cast<const dnnl::memory&>(at::native::itensor_from_mkldnn(t));
 }
 
@@ -150,7 +153,11 @@ torch::Tensor onednn_temporal_shift(const torch::Tensor& x, int64_t seg_num, con
   Layout src;
   if (!read_layout(x, &src)) return {};
   // One new buffer in the same layout; the shifted channel ranges are then overwritten.
-  torch::Tensor out = x.clone();
+  torch::Tensor out;
+  {
+    const at::AutoDispatchBelowADInplaceOrView below_autograd;
+    out = x.clone();
+  }
   Layout dst;
   if (!read_layout(out, &dst) || dst.data == src.data) return {};
   const int64_t frames = x.size(0);

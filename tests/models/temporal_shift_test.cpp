@@ -199,14 +199,18 @@ TEST(TemporalShift, OneDnnTensorsMatchDense) {
           ASSERT_TRUE(y.is_mkldnn());
           EXPECT_TRUE(torch::allclose(y.to_dense(), want, 0, 1e-6))
               << "C " << c << " T " << t << " " << shift_direction_name(dir) << " " << layout;
-          if (onednn_shift_available()) EXPECT_EQ(onednn_layout(y), onednn_layout(in));
+          if (onednn_shift_available()) {
+            EXPECT_EQ(onednn_layout(y), onednn_layout(in));
+          }
         }
         // The input is left as it was.
         EXPECT_TRUE(torch::allclose(blocked.to_dense(), x, 0, 1e-6));
       }
     }
   }
-  if (onednn_shift_available()) EXPECT_GT(blocked_layouts, 0);  // the blocked path was exercised
+  if (onednn_shift_available()) {
+    EXPECT_GT(blocked_layouts, 0);  // the blocked path was exercised
+  }
   EXPECT_THROW(temporal_shift(blocked_copy(torch::randn({6, 8, 2, 2})), 4), std::invalid_argument);
 }
 
