@@ -220,13 +220,11 @@ LayoutPassCounts keep_onednn_layouts(const std::shared_ptr<torch::jit::Graph>& g
         all_to_mkldnn = all_to_mkldnn && u.user->kind() == kToMkldnn;
       }
       if (!all_to_mkldnn) continue;
-      Node* m = graph->create(kShift, 1);
-      m->addInput(d->input(0));
-      for (std::size_t i = 1; i < n->inputs().size(); ++i) m->addInput(n->input(i));
-      m->output()->setType(c10::TensorType::get());
-      m->insertBefore(n);
+      // The shift reads v itself and its consumers read its output; the conversions go dead.
+      n->replaceInput(0, d->input(0));
+      n->output()->setType(c10::TensorType::get());
       const auto uses = n->output()->uses();
-      for (const torch::jit::Use& u : uses) u.user->output()->replaceAllUsesWith(m->output());
+      for (const torch::jit::Use& u : uses) u.user->output()->replaceAllUsesWith(n->output());
       ++counts.shifts;
     }
     torch::jit::EliminateDeadCode(graph);

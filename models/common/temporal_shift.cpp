@@ -115,9 +115,6 @@ torch::Tensor shift_op_dense(const torch::Tensor& x, int64_t seg_num, double rat
 torch::Tensor shift_op_mkldnn(const torch::Tensor& x, int64_t seg_num, double ratio,
                               int64_t direction) {
   const ShiftDirection dir = direction_of(direction);
-  // LibTorch reads a oneDNN tensor's storage only below autograd (as its own MKLDNN kernels run;
-  // this op has no autograd kernel, so the dispatcher may not have stepped below it yet).
-  const at::AutoDispatchBelowADInplaceOrView below_autograd;
   if (x.dim() == 4) {
     torch::Tensor out = onednn_temporal_shift(x, seg_num, shift_ranges(x.size(1), ratio, dir));
     if (out.defined()) return out;
