@@ -9,7 +9,7 @@ jobs="${JOBS:-$(nproc)}"
 
 packages=(
   build-essential cmake pkg-config clang-format
-  libtorch-dev libopenblas0-pthread libgloo-dev libdnnl-dev
+  libtorch-dev libopenblas0-pthread libgloo-dev libdnnl-dev libideep-dev
   libopencv-dev ffmpeg libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libfmt-dev libhdf5-dev libprotobuf-dev protobuf-compiler
   googletest libgtest-dev

@@ -18,8 +18,10 @@
 //   fast   the fast inference path (models/common/inference.h: traced, frozen, BN folded,
 //          optimize_for_inference / oneDNN); its one-off trace time is reported apart, and its
 //          max |logit - eager| on the benchmark input
-//   fast_plain  the same without videocls's own graph pass (keep_onednn_layouts: TSM's shifts
-//          on oneDNN tensors, no layout round trips), i.e. LibTorch's passes only
+//   fast_plain  the same without videocls's own graph passes (keep_onednn_layouts: TSM's
+//          shifts on oneDNN tensors, no layout round trips; fuse_onednn_convolutions: fused,
+//          Winograd convolutions), i.e. LibTorch's passes only
+//   fast_direct the fast path with videocls's passes but no Winograd (direct convolutions)
 //   sgemm  a [n, n] x [n, n] torch::mm loop: the machine's practical FP32 GEMM peak
 //
 // Each timing is the median over --iters iterations after --warmup ones; clips/s = batch /
@@ -28,6 +30,7 @@
 // median time. Prints a readable report, then one line "RESULT impl=cpp key=value ..." that
 // tools/peers/benchmark_model_peer.py prints too (impl=python); scripts/bench_model.sh runs
 // both side by side. Results: docs/benchmarks.md.
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
@@ -38,6 +41,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -72,6 +76,51 @@ double median_seconds(const std::function<void()>& fn, int64_t warmup, int64_t i
   std::sort(t.begin(), t.end());
   const std::size_t n = t.size();
   return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+// --profile: wall time per outermost ATen / graph op or autograd node of one call (a
+// RecordFunction callback; ops called from inside another op count towards the outer one).
+struct OpTimes {
+  std::map<std::string, std::pair<double, int64_t>> by_op;  // name -> (seconds, calls)
+  int depth = 0;
+};
+thread_local OpTimes* t_op_times = nullptr;
+struct OpStart : at::ObserverContext {
+  Clock::time_point t0;
+};
+std::unique_ptr<at::ObserverContext> op_start(const at::RecordFunction&) {
+  if (t_op_times == nullptr || t_op_times->depth++ > 0) return nullptr;
+  auto c = std::make_unique<OpStart>();
+  c->t0 = Clock::now();
+  return c;
+}
+void op_end(const at::RecordFunction& fn, at::ObserverContext* c) {
+  if (t_op_times == nullptr) return;
+  --t_op_times->depth;
+  if (c == nullptr) return;
+  auto& e = t_op_times->by_op[fn.name()];
+  e.first += seconds_since(static_cast<OpStart*>(c)->t0);
+  ++e.second;
+}
+void print_profile(const char* what, const std::function<void()>& fn) {
+  OpTimes times;
+  t_op_times = &times;
+  const at::CallbackHandle h = at::addThreadLocalCallback(
+      at::RecordFunctionCallback(op_start, op_end)
+          .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION}));
+  const auto t0 = Clock::now();
+  fn();
+  const double total = seconds_since(t0);
+  at::removeCallback(h);
+  t_op_times = nullptr;
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [name, e] : times.by_op) rows.emplace_back(e.first, name);
+  std::sort(rows.rbegin(), rows.rend());
+  std::printf("  profile of one %s call: %.3f s\n", what, total);
+  for (const auto& [sec, name] : rows) {
+    std::printf("    %-40s %8.1f ms %5.1f %% %5lld calls\n", name.c_str(), sec * 1e3,
+                100 * sec / total, static_cast<long long>(times.by_op[name].second));
+  }
 }
 
 std::string shape_text(const torch::Tensor& t) {
@@ -148,6 +197,8 @@ struct Args {
   int64_t gemm_size = 2048;
   uint64_t seed = 0;
   bool sizes_only = false;
+  bool profile = false;
+  bool print_graph = false;
 };
 
 int run(const Args& a) {
@@ -177,10 +228,12 @@ int run(const Args& a) {
     std::stringstream ss(a.modes);
     std::string m;
     while (std::getline(ss, m, ',')) {
-      if (m != "train" && m != "eager" && m != "fast" && m != "fast_plain" && m != "sgemm") {
+      if (m != "train" && m != "eager" && m != "fast" && m != "fast_plain" && m != "fast_direct" &&
+          m != "sgemm") {
         throw ConfigError(
-            "--modes: expected a comma list of train, eager, fast, fast_plain, sgemm; got '" + m +
-            "'");
+            "--modes: expected a comma list of train, eager, fast, fast_plain, fast_direct, "
+            "sgemm; got '" +
+            m + "'");
       }
       modes.insert(m);
     }
@@ -236,12 +289,21 @@ int run(const Args& a) {
           optimizer->step(lr);
         },
         a.warmup, a.iters);
+    if (a.profile) {
+      print_profile("train step", [&] {
+        optimizer->zero_grad();
+        torch::Tensor loss = entry.task.loss(model->forward(input), target);
+        loss.backward();
+        optimizer->step(lr);
+      });
+    }
     std::printf("train     input %s: %.3f s/step, %.3f clips/s (%s)\n", input_text(input).c_str(),
                 t, a.batch / t, optimizer_options(cfg.section(Mode::kTrain)).type.c_str());
     result << " train_clips_per_s=" << a.batch / t;
   }
 
-  if (modes.count("eager") || modes.count("fast") || modes.count("fast_plain")) {
+  if (modes.count("eager") || modes.count("fast") || modes.count("fast_plain") ||
+      modes.count("fast_direct")) {
     const auto& input = infer_input;
     auto model = entry.make_model(cfg, infer_mode);
     model->eval();
@@ -257,24 +319,33 @@ int run(const Args& a) {
     if (modes.count("eager")) {
       const double t =
           median_seconds([&] { eager_out = model->forward(input); }, a.warmup, a.iters);
+      if (a.profile) print_profile("eager", [&] { model->forward(input); });
       std::printf("eager     %.3f s/forward, %.3f clips/s, %.1f GFLOP/s\n", t, a.batch / t,
                   flops.total() / t / 1e9);
       result << " infer_eager_clips_per_s=" << a.batch / t
              << " infer_eager_gflops=" << flops.total() / t / 1e9;
     }
     // "fast": the fast inference path as test / infer run it; "fast_plain": the same without
-    // videocls's own graph pass (keep_onednn_layouts), i.e. LibTorch's freeze + optimise only.
-    for (const std::string mode : {"fast", "fast_plain"}) {
+    // videocls's own graph passes, i.e. LibTorch's freeze + optimise only; "fast_direct":
+    // videocls's passes without Winograd.
+    for (const std::string mode : {"fast", "fast_plain", "fast_direct"}) {
       if (!modes.count(mode)) continue;
       const bool plain = mode == "fast_plain";
       auto fast = vc::models::make_fast_inference(
-          model, vc::models::FastInferenceOptions().keep_onednn_layouts(!plain),
+          model,
+          vc::models::FastInferenceOptions()
+              .keep_onednn_layouts(!plain)
+              .onednn_convolutions(!plain)
+              .winograd(mode == "fast"),
           [](const std::string& m) { std::printf("  %s\n", m.c_str()); });
       fast->eval();
       const auto t0 = Clock::now();
       torch::Tensor fast_out = fast->forward(input);  // trace + freeze + optimise + verify
       const double setup = seconds_since(t0);
       const double t = median_seconds([&] { fast_out = fast->forward(input); }, a.warmup, a.iters);
+      if (a.profile) print_profile(mode.c_str(), [&] { fast->forward(input); });
+      if (a.print_graph)
+        std::printf("%s graph:\n%s\n", mode.c_str(), fast->graph_text(input).c_str());
       if (!eager_out.defined()) eager_out = model->forward(input);
       const double diff = (fast_out - eager_out).abs().max().item<double>();
       const bool used = fast->stats().fast_calls > 0;
@@ -283,10 +354,10 @@ int run(const Args& a) {
           "trace %.1f s); max |logit - eager| %.3g\n",
           mode.c_str(), t, a.batch / t, flops.total() / t / 1e9,
           used ? "traced graph" : "FELL BACK TO EAGER", setup, diff);
-      const std::string key = plain ? "infer_fast_plain" : "infer_fast";
+      const std::string key = "infer_" + mode;
       result << " " << key << "_clips_per_s=" << a.batch / t << " " << key
              << "_gflops=" << flops.total() / t / 1e9;
-      if (!plain) {
+      if (mode == "fast") {
         result << " fast_used=" << used << " fast_setup_s=" << setup << " max_abs_diff=" << diff;
       }
     }
@@ -321,11 +392,16 @@ int main(int argc, char** argv) {
   app.add_option("--batch", a.batch, "clips per step / forward")->check(CLI::Range(1, 4096));
   app.add_option("--iters", a.iters, "timed iterations (median)")->check(CLI::Range(1, 100000));
   app.add_option("--warmup", a.warmup, "untimed iterations first")->check(CLI::Range(0, 100000));
-  app.add_option("--modes", a.modes, "comma list of train, eager, fast, fast_plain, sgemm");
+  app.add_option("--modes", a.modes,
+                 "comma list of train, eager, fast, fast_plain, fast_direct, sgemm");
   app.add_option("--infer-section", a.infer_section,
                  "config section whose input size inference uses: test or infer");
   app.add_option("--gemm-size", a.gemm_size, "n of the n x n SGEMM")->check(CLI::Range(64, 16384));
   app.add_option("--seed", a.seed, "torch seed");
+  app.add_flag("--profile", a.profile,
+               "after each mode, print the wall time per op of one more step / forward");
+  app.add_flag("--print-graph", a.print_graph,
+               "print the optimised graph of each fast inference mode");
   app.add_flag("--sizes-only", a.sizes_only,
                "print the RESULT line with the input sizes and classes only (no timing)");
   CLI11_PARSE(app, argc, argv);

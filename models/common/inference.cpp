@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "models/common/onednn_conv.h"
 #include "models/common/onednn_shift.h"
 
 namespace vc::models {
@@ -24,6 +25,7 @@ struct FastInferenceImpl::Entry {
   torch::jit::Module module;
   std::vector<std::string> names;  // input tensor names, in the traced argument order
   LayoutPassCounts layout;         // what keep_onednn_layouts changed
+  OneDnnConvCounts convs;          // what fuse_onednn_convolutions changed
 };
 
 namespace {
@@ -31,9 +33,12 @@ namespace {
 // Ops through which a C++ forward reads a tensor value into a plain number or bool (item(),
 // `if (t.equal(u))`, `bool(t)`, ...). The tracer does not record them: the value would be baked
 // into the trace as a constant, so the graph could be wrong for other inputs. A RecordFunction
-// callback watches for them while tracing.
+// callback watches for them while tracing, among the outermost ops only: ATen's own kernels read
+// values inside an op (a dilated convolution at batch 1 calls fill_ -> item 12 times), which the
+// trace records as the one op it is.
 thread_local const char* t_scalar_read = nullptr;
 thread_local bool t_watch_scalars = false;
+thread_local int t_watch_depth = 0;
 
 bool is_scalar_read(const char* name) {
   static const std::set<std::string> kinds = {"aten::item", "aten::_local_scalar_dense",
@@ -42,10 +47,15 @@ bool is_scalar_read(const char* name) {
 }
 
 std::unique_ptr<at::ObserverContext> watch_scalars(const at::RecordFunction& fn) {
-  if (t_watch_scalars && t_scalar_read == nullptr && is_scalar_read(fn.name())) {
+  if (!t_watch_scalars) return nullptr;
+  if (t_watch_depth++ == 0 && t_scalar_read == nullptr && is_scalar_read(fn.name())) {
     t_scalar_read = fn.name();
   }
   return nullptr;
+}
+
+void watch_scalars_end(const at::RecordFunction&, at::ObserverContext*) {
+  if (t_watch_scalars && t_watch_depth > 0) --t_watch_depth;
 }
 
 std::string what_of(const std::exception& e) {
@@ -87,8 +97,10 @@ torch::jit::Module trace_model(VideoModelImpl& model, const ModelInput& input,
   std::shared_ptr<torch::jit::Graph> graph;
   t_scalar_read = nullptr;
   t_watch_scalars = true;
-  const at::CallbackHandle watcher = at::addThreadLocalCallback(
-      at::RecordFunctionCallback(watch_scalars).scopes({at::RecordScope::FUNCTION}));
+  t_watch_depth = 0;
+  const at::CallbackHandle watcher =
+      at::addThreadLocalCallback(at::RecordFunctionCallback(watch_scalars, watch_scalars_end)
+                                     .scopes({at::RecordScope::FUNCTION}));
   try {
     auto traced = torch::jit::tracer::trace(
         std::move(stack), traced_fn, [](const torch::autograd::Variable&) { return std::string(); },
@@ -290,6 +302,11 @@ std::shared_ptr<FastInferenceImpl::Entry> FastInferenceImpl::compile(const Model
   if (options_.optimize() && options_.keep_onednn_layouts()) {
     entry->layout = keep_onednn_layouts(entry->module.get_method("forward").graph());
   }
+  if (options_.optimize() && options_.onednn_convolutions()) {
+    OneDnnConvOptions o;
+    o.winograd = options_.winograd();
+    entry->convs = fuse_onednn_convolutions(entry->module.get_method("forward").graph(), o);
+  }
   return entry;
 }
 
@@ -365,6 +382,12 @@ torch::Tensor FastInferenceImpl::forward(const ModelInput& input) {
               }
               if (entry->layout.round_trips > 0) {
                 m << "; " << entry->layout.round_trips << " layout round trips removed";
+              }
+              const OneDnnConvCounts& c = entry->convs;
+              if (c.convs > 0) {
+                m << "; " << c.convs << " convolutions on videocls's oneDNN primitives ("
+                  << onednn_winograd_in_use(entry->module.get_method("forward").graph())
+                  << " Winograd, " << c.relu << " ReLUs and " << c.adds << " residual adds fused)";
               }
               m << "); max |fast - eager| = " << diff << " (logits up to " << scale << ")";
               log_(m.str());

@@ -55,6 +55,13 @@ struct FastInferenceOptions {
   /// After optimize_for_inference, run keep_onednn_layouts on the graph (below); false = LibTorch's
   /// passes only (for comparison).
   TORCH_ARG(bool, keep_onednn_layouts) = true;
+  /// After that, run fuse_onednn_convolutions (onednn_conv.h): 2-D convolutions on videocls's
+  /// own oneDNN primitives with the following ReLU / residual add fused; false = LibTorch's
+  /// convolutions.
+  TORCH_ARG(bool, onednn_convolutions) = true;
+  /// With onednn_convolutions: Winograd's algorithm for 3x3 stride-1 convolutions where the CPU
+  /// has a kernel for it (oneDNN: AVX-512); false = direct convolutions only.
+  TORCH_ARG(bool, winograd) = true;
   /// Distinct input signatures traced at most; further ones run eager.
   TORCH_ARG(int64_t, max_signatures) = 8;
 };

@@ -116,6 +116,23 @@ def build(model_id, num_classes, mode):
     return module.build_model(num_classes=num_classes, mode=mode), path
 
 
+def print_profile(what, fn):
+    """Wall time per outermost op of one call (as benchmark_model --profile)."""
+    with torch.autograd.profiler.profile() as prof:
+        fn()
+    rows = {}
+    for e in prof.function_events:
+        parent = e.cpu_parent
+        if (parent is None and not e.name.startswith("autograd::engine")) or (
+                parent is not None and parent.name.startswith("autograd::engine::evaluate")):
+            t, n = rows.get(e.name, (0.0, 0))
+            rows[e.name] = (t + e.cpu_time_total / 1e3, n + 1)
+    total = sum(t for t, _ in rows.values())
+    print(f"  profile of one {what} call (sum of outermost ops): {total / 1e3:.3f} s")
+    for name, (t, n) in sorted(rows.items(), key=lambda kv: -kv[1][0])[:25]:
+        print(f"    {name:40s} {t:8.1f} ms {100 * t / total:5.1f} % {n:5d} calls")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -137,6 +154,8 @@ def main():
                     help="the C++ run's optimizer: momentum (SGD momentum 0.9, weight decay "
                          "1e-4), adam, rmsprop (centred)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--profile", action="store_true",
+                    help="after the train mode, print the time per op of one more step")
     a = ap.parse_args()
     modes = set(a.modes.split(","))
     torch.set_num_threads(a.threads)
@@ -177,6 +196,8 @@ def main():
             opt.step()
 
         t = median_seconds(step, a.warmup, a.iters)
+        if a.profile:
+            print_profile("train step", step)
         print(f"train     input {spec_text(a.train_input)} ({what}, {a.optimizer}): {t:.3f} "
               f"s/step, {b / t:.3f} clips/s")
         result += f" train_clips_per_s={b / t:.6g}"

@@ -1,0 +1,455 @@
+#include "models/common/onednn_conv.h"
+
+#include <torch/csrc/jit/ir/alias_analysis.h>
+#include <torch/csrc/jit/ir/constants.h>
+#include <torch/csrc/jit/ir/ir.h>
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+#include <torch/custom_class.h>
+#include <torch/torch.h>
+
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_set>
+#include <vector>
+
+#ifdef VC_ONEDNN_CONV
+#include <ideep.hpp>
+
+// LibTorch keeps a MKLDNN-layout tensor as an ideep::tensor (a dnnl::memory); these two
+// accessors are exported by libtorch_cpu (ATen/native/mkldnn/MKLDNNCommon.h, not installed).
+namespace at::native {
+ideep::tensor& itensor_from_mkldnn(const at::Tensor& mkldnn_tensor);
+at::Tensor new_with_itensor_mkldnn(ideep::tensor&& it, c10::optional<c10::ScalarType> dtype,
+                                   c10::optional<c10::Device> device);
+}  // namespace at::native
+#endif
+
+namespace vc::models {
+
+#ifdef VC_ONEDNN_CONV
+namespace {
+
+using dnnl::memory;
+using Md = dnnl::memory::desc;
+
+// The storage of a MKLDNN-layout tensor (LibTorch hands it out below autograd only).
+// (a dnnl::memory is a reference-counted handle: the copy shares the buffer).
+memory memory_of(const torch::Tensor& t) {
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;
+  return at::native::itensor_from_mkldnn(t);
+}
+
+const dnnl::engine& engine() { return ideep::engine::cpu_engine(); }
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+}  // namespace
+
+// One convolution with its constants (weights with BN folded in, bias) and its post-ops; the
+// oneDNN primitive and the weights in its layout are made for each input layout on first use.
+class OneDnnConv : public torch::CustomClassHolder {
+ public:
+  OneDnnConv(torch::Tensor weight, torch::Tensor bias, std::vector<int64_t> stride,
+             std::vector<int64_t> padding, std::vector<int64_t> dilation, bool relu, bool sum,
+             bool winograd)
+      : weight_(std::move(weight)),
+        bias_(std::move(bias)),
+        stride_(std::move(stride)),
+        padding_(std::move(padding)),
+        dilation_(std::move(dilation)),
+        relu_(relu),
+        sum_(sum),
+        winograd_(winograd) {}
+
+  // y = conv(x) [+ sum] [then ReLU]; with `in_place` the result is written into `sum` itself.
+  torch::Tensor run(const torch::Tensor& x, const torch::Tensor* sum, bool in_place) {
+    if (!x.is_mkldnn() || x.dim() != 4 || x.scalar_type() != torch::kFloat) {
+      std::ostringstream m;
+      m << "videocls::onednn_conv expects a 4-D float MKLDNN-layout input, got " << x.sizes()
+        << (x.is_mkldnn() ? "" : " (not MKLDNN layout)");
+      throw std::invalid_argument(m.str());
+    }
+    if ((sum != nullptr) != sum_) {
+      throw std::logic_error("videocls::onednn_conv: the residual input does not match the op");
+    }
+    memory xm = memory_of(x);
+    const std::shared_ptr<Prim> p = primitive(xm.get_desc());
+    dnnl::stream& s = stream();
+    memory src = xm;
+    if (p->pd.src_desc() != xm.get_desc()) {
+      src = memory(p->pd.src_desc(), engine());
+      dnnl::reorder(xm, src).execute(s, xm, src);
+    }
+    const Md dst_md = p->pd.dst_desc();
+    if (sum != nullptr) {
+      if (!sum->is_mkldnn() || !sum->sizes().equals(dst_sizes(xm.get_desc()))) {
+        std::ostringstream m;
+        m << "videocls::onednn_conv: the residual " << sum->sizes()
+          << " does not match the convolution's output " << dst_sizes(xm.get_desc());
+        throw std::invalid_argument(m.str());
+      }
+    }
+    torch::Tensor out;
+    const bool into_sum = in_place && memory_of(*sum).get_desc() == dst_md;
+    if (into_sum) {
+      out = *sum;
+    } else {
+      out = at::native::new_with_itensor_mkldnn(ideep::tensor(dst_md), torch::kFloat, x.device());
+      if (sum != nullptr) {
+        memory sm = memory_of(*sum);
+        memory om = memory_of(out);
+        dnnl::reorder(sm, om).execute(s, sm, om);
+      }
+    }
+    memory dst = memory_of(out);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p->weights}, {DNNL_ARG_DST, dst}};
+    if (bias_.defined()) args.emplace(DNNL_ARG_BIAS, p->bias);
+    p->conv.execute(s, args);
+    if (in_place && !into_sum) {
+      // The residual's layout differs from the output's: copy back, so the op still updates it.
+      memory sm = memory_of(*sum);
+      dnnl::reorder(dst, sm).execute(s, dst, sm);
+      out = *sum;
+    }
+    s.wait();
+    return out;
+  }
+
+  // Whether the primitive made for the last input layout is a Winograd one (false before use).
+  bool uses_winograd() {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return !cache_.empty() && cache_.back()->winograd;
+  }
+
+ private:
+  struct Prim {
+    Md src;
+    dnnl::convolution_forward::primitive_desc pd;
+    dnnl::convolution_forward conv;
+    memory weights;
+    memory bias;
+    bool winograd = false;
+  };
+
+  std::vector<int64_t> dst_sizes(const Md& src) const {
+    const auto d = src.dims();
+    std::vector<int64_t> out{d[0], weight_.size(0)};
+    for (int i = 0; i < 2; ++i) {
+      const int64_t k = dilation_[i] * (weight_.size(2 + i) - 1) + 1;
+      out.push_back((d[2 + i] + 2 * padding_[i] - k) / stride_[i] + 1);
+    }
+    return out;
+  }
+
+  std::shared_ptr<Prim> primitive(const Md& src) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& p : cache_) {
+      if (p->src == src) return p;
+    }
+    const auto d = src.dims();
+    if (d.size() != 4 || d[1] != weight_.size(1)) {
+      std::ostringstream m;
+      m << "videocls::onednn_conv: input with " << (d.size() > 1 ? d[1] : 0)
+        << " channels for a convolution with " << weight_.size(1);
+      throw std::invalid_argument(m.str());
+    }
+    const memory::dims src_dims(d.begin(), d.end());
+    const std::vector<int64_t> out = dst_sizes(src);
+    const memory::dims dst_dims(out.begin(), out.end());
+    const memory::dims w_dims(weight_.sizes().begin(), weight_.sizes().end());
+    const memory::dims strides(stride_.begin(), stride_.end());
+    const memory::dims pad(padding_.begin(), padding_.end());
+    const memory::dims dil{dilation_[0] - 1, dilation_[1] - 1};  // oneDNN: 0 = none
+    const auto f32 = memory::data_type::f32;
+    const Md src_any(src_dims, f32, memory::format_tag::any);
+    const Md w_any(w_dims, f32, memory::format_tag::any);
+    const Md dst_any(dst_dims, f32, memory::format_tag::any);
+    const Md b_md = bias_.defined() ? Md({weight_.size(0)}, f32, memory::format_tag::x) : Md();
+    dnnl::post_ops po;
+    if (sum_) po.append_sum(1.0f);
+    if (relu_) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(po);
+    auto make = [&](dnnl::algorithm alg) {
+      const dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference, alg, src_any,
+                                               w_any, b_md, dst_any, strides, dil, pad, pad);
+      return dnnl::convolution_forward::primitive_desc(cd, attr, engine());
+    };
+    auto p = std::make_shared<Prim>();
+    p->src = src;
+    bool have = false;
+    if (winograd_) {
+      try {
+        p->pd = make(dnnl::algorithm::convolution_winograd);
+        p->winograd = true;
+        have = true;
+      } catch (const dnnl::error&) {
+        // No Winograd kernel for this shape / CPU: the direct one below.
+      }
+    }
+    if (!have) p->pd = make(dnnl::algorithm::convolution_direct);
+    p->conv = dnnl::convolution_forward(p->pd);
+    dnnl::stream& s = stream();
+    memory w_user({w_dims, f32, memory::format_tag::oihw}, engine(), weight_.data_ptr());
+    p->weights = memory(p->pd.weights_desc(), engine());
+    dnnl::reorder(w_user, p->weights).execute(s, w_user, p->weights);
+    if (bias_.defined()) p->bias = memory(b_md, engine(), bias_.data_ptr());
+    s.wait();
+    cache_.push_back(p);
+    return p;
+  }
+
+  torch::Tensor weight_;  // dense OIHW float, contiguous
+  torch::Tensor bias_;    // dense [O] or undefined
+  std::vector<int64_t> stride_, padding_, dilation_;
+  bool relu_, sum_, winograd_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<Prim>> cache_;
+};
+
+namespace {
+
+torch::Tensor conv_op(const torch::Tensor& x, const c10::intrusive_ptr<OneDnnConv>& ctx) {
+  return ctx->run(x, nullptr, false);
+}
+torch::Tensor conv_add_op(const torch::Tensor& x, const c10::intrusive_ptr<OneDnnConv>& ctx,
+                          const torch::Tensor& sum) {
+  return ctx->run(x, &sum, false);
+}
+torch::Tensor conv_add_inplace_op(const torch::Tensor& x, const c10::intrusive_ptr<OneDnnConv>& ctx,
+                                  torch::Tensor& sum) {
+  return ctx->run(x, &sum, true);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(videocls, m) {
+  m.class_<OneDnnConv>("OneDnnConv");
+  m.def("onednn_conv(Tensor x, __torch__.torch.classes.videocls.OneDnnConv ctx) -> Tensor");
+  m.def(
+      "onednn_conv_add(Tensor x, __torch__.torch.classes.videocls.OneDnnConv ctx, Tensor sum) -> "
+      "Tensor");
+  m.def(
+      "onednn_conv_add_(Tensor x, __torch__.torch.classes.videocls.OneDnnConv ctx, "
+      "Tensor(a!) sum) -> Tensor(a!)");
+}
+TORCH_LIBRARY_IMPL(videocls, MkldnnCPU, m) {
+  m.impl("onednn_conv", &conv_op);
+  m.impl("onednn_conv_add", &conv_add_op);
+  m.impl("onednn_conv_add_", &conv_add_inplace_op);
+}
+
+bool onednn_conv_available() { return at::hasMKLDNN(); }
+
+namespace {
+
+using torch::jit::Node;
+using torch::jit::Value;
+
+// A convolution and what the pass fuses into it.
+struct Plan {
+  Node* conv = nullptr;
+  Node* relu = nullptr;       // ReLU applied to the convolution or to the residual sum
+  Node* broadcast = nullptr;  // prim::BroadcastMKLDNNTensors(conv, shortcut)
+  Node* add = nullptr;        // aten::add_ / add of the two
+  Value* sum = nullptr;       // the shortcut (as planned: read it from `broadcast` when
+                              // rewriting, earlier rewrites may have replaced the value)
+  bool in_place = false;
+};
+
+bool is_relu(const Node* n) {
+  return n->kind() == c10::Symbol::fromQualString("aten::relu_") ||
+         n->kind() == c10::Symbol::fromQualString("aten::relu");
+}
+
+// A tensor constant of the graph: prim::Constant, or the prim::ConstantMKLDNNTensor that
+// LibTorch's pass makes of a conv's weights and bias; undefined for None; nullopt otherwise.
+c10::optional<torch::Tensor> constant_tensor(Value* v) {
+  static const c10::Symbol kMkldnnConstant =
+      c10::Symbol::fromQualString("prim::ConstantMKLDNNTensor");
+  if (v->node()->kind() == kMkldnnConstant) {
+    if (!v->node()->hasAttribute(c10::attr::value)) return c10::nullopt;
+    return v->node()->t(c10::attr::value);
+  }
+  const c10::optional<c10::IValue> iv = torch::jit::toIValue(v);
+  if (!iv) return c10::nullopt;
+  if (iv->isNone()) return torch::Tensor();
+  if (iv->isTensor()) return iv->toTensor();
+  return c10::nullopt;
+}
+
+Node* only_user(const Value* v) { return v->uses().size() == 1 ? v->uses()[0].user : nullptr; }
+
+// May the shortcut `s` be overwritten by the fused op placed at `at`? Only if it is not a graph
+// input or output and no node from `at` on reads anything that may alias it, other than the
+// values the fused op replaces (`chain`).
+bool dead_after(torch::jit::AliasDb& db, torch::jit::Graph& g, Value* s, Node* at,
+                const std::unordered_set<const Value*>& chain) {
+  if (s->node()->kind() == c10::prim::Param || s->node()->owningBlock() != g.block()) return false;
+  for (Value* v : g.inputs()) {
+    if (db.mayAlias(v, s)) return false;
+  }
+  for (Node* m = at; m != g.return_node(); m = m->next()) {
+    if (!m->blocks().empty()) return false;
+    for (Value* v : m->inputs()) {
+      if (chain.count(v) == 0 && v->type()->kind() != c10::TypeKind::NoneType &&
+          db.mayAlias(v, s)) {
+        return false;
+      }
+    }
+  }
+  for (Value* v : g.outputs()) {
+    if (chain.count(v) == 0 && db.mayAlias(v, s)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+OneDnnConvCounts fuse_onednn_convolutions(const std::shared_ptr<torch::jit::Graph>& graph,
+                                          const OneDnnConvOptions& options) {
+  OneDnnConvCounts counts;
+  if (!onednn_conv_available()) return counts;
+  static const c10::Symbol kConv = c10::Symbol::fromQualString("prim::mkldnn_convolution");
+  static const c10::Symbol kBroadcast = c10::Symbol::fromQualString("prim::BroadcastMKLDNNTensors");
+  static const c10::Symbol kAdd_ = c10::Symbol::fromQualString("aten::add_");
+  static const c10::Symbol kAdd = c10::Symbol::fromQualString("aten::add");
+  static const c10::Symbol kOp = c10::Symbol::fromQualString("videocls::onednn_conv");
+  static const c10::Symbol kOpAdd = c10::Symbol::fromQualString("videocls::onednn_conv_add");
+  static const c10::Symbol kOpAdd_ = c10::Symbol::fromQualString("videocls::onednn_conv_add_");
+
+  // 1. Plans, on the untouched graph (the alias analysis sees LibTorch's own ops only).
+  std::vector<Plan> plans;
+  {
+    torch::jit::AliasDb db(graph);
+    for (Node* n : graph->block()->nodes()) {
+      if (n->kind() != kConv || n->inputs().size() != 7) continue;
+      Plan p;
+      p.conv = n;
+      Value* y = n->output();
+      Node* u = options.fuse ? only_user(y) : nullptr;
+      if (u != nullptr && is_relu(u) && u->input(0) == y) {
+        p.relu = u;
+      } else if (u != nullptr && u->kind() == kBroadcast && u->inputs().size() == 2 &&
+                 u->outputs().size() == 2 && u->input(0) != u->input(1)) {
+        Node* a = only_user(u->output(0));
+        const c10::optional<c10::IValue> alpha = a != nullptr && a->inputs().size() == 3
+                                                     ? torch::jit::toIValue(a->input(2))
+                                                     : c10::nullopt;
+        if (a != nullptr && (a->kind() == kAdd_ || a->kind() == kAdd) &&
+            only_user(u->output(1)) == a && a->input(0) == u->output(0) &&
+            a->input(1) == u->output(1) && alpha && alpha->isScalar() &&
+            alpha->toScalar().toDouble() == 1.0) {
+          p.broadcast = u;
+          p.add = a;
+          p.sum = u->input(0) == y ? u->input(1) : u->input(0);
+        }
+        // When both sides are convolutions (a downsampling shortcut), the later one takes the
+        // add: the earlier one's output is then ready to be summed into.
+        if (p.add != nullptr && p.sum->node()->isAfter(n)) {
+          p.broadcast = nullptr;
+          p.add = nullptr;
+          p.sum = nullptr;
+        }
+        if (p.add != nullptr) {
+          Node* a = p.add;
+          Node* r = only_user(a->output());
+          if (r != nullptr && is_relu(r) && r->input(0) == a->output()) p.relu = r;
+          std::unordered_set<const Value*> chain{u->output(0), u->output(1), a->output()};
+          if (p.relu != nullptr) chain.insert(p.relu->output());
+          p.in_place = dead_after(db, *graph, p.sum, a, chain);
+        }
+      }
+      plans.push_back(p);
+    }
+  }
+
+  // 2. Rewrites.
+  for (const Plan& p : plans) {
+    Node* n = p.conv;
+    const c10::optional<torch::Tensor> w = constant_tensor(n->input(1));
+    const c10::optional<torch::Tensor> b = constant_tensor(n->input(2));
+    const c10::optional<c10::IValue> stride = torch::jit::toIValue(n->input(3));
+    const c10::optional<c10::IValue> padding = torch::jit::toIValue(n->input(4));
+    const c10::optional<c10::IValue> dilation = torch::jit::toIValue(n->input(5));
+    const c10::optional<c10::IValue> groups = torch::jit::toIValue(n->input(6));
+    if (!w || !w->defined() || !b || !stride || !padding || !dilation || !groups ||
+        !groups->isInt() || groups->toInt() != 1) {
+      continue;
+    }
+    torch::Tensor wt = *w;
+    if (wt.dim() != 4 || wt.scalar_type() != torch::kFloat) continue;
+    const std::vector<int64_t> st = stride->toIntVector(), pd = padding->toIntVector(),
+                               dl = dilation->toIntVector();
+    if (st.size() != 2 || pd.size() != 2 || dl.size() != 2) continue;
+    wt = (wt.is_mkldnn() ? wt.to_dense() : wt).contiguous();
+    torch::Tensor bt;
+    if (b->defined()) {
+      bt = *b;
+      bt = (bt.is_mkldnn() ? bt.to_dense() : bt).contiguous().to(torch::kFloat);
+    }
+    const bool wino = options.winograd && wt.size(2) == 3 && wt.size(3) == 3 && st[0] == 1 &&
+                      st[1] == 1 && dl[0] == 1 && dl[1] == 1;
+    auto ctx = c10::make_intrusive<OneDnnConv>(wt, bt, st, pd, dl, p.relu != nullptr,
+                                               p.sum != nullptr, wino);
+    Node* at = p.add != nullptr ? p.add : p.relu != nullptr ? p.relu : n;
+    const torch::jit::WithInsertPoint guard(at);
+    const c10::optional<Value*> ctx_value = torch::jit::tryInsertConstant(*graph, c10::IValue(ctx));
+    if (!ctx_value) continue;
+    const c10::Symbol kind = p.sum == nullptr ? kOp : p.in_place ? kOpAdd_ : kOpAdd;
+    std::vector<Value*> inputs{n->input(0), *ctx_value};
+    if (p.sum != nullptr) {
+      inputs.push_back(p.broadcast->input(0) == n->output() ? p.broadcast->input(1)
+                                                            : p.broadcast->input(0));
+    }
+    Node* f = graph->create(kind, inputs, 1);
+    f->insertBefore(at);
+    f->output()->setType(c10::TensorType::get());
+    Value* result = p.relu != nullptr  ? p.relu->output()
+                    : p.add != nullptr ? p.add->output()
+                                       : n->output();
+    result->replaceAllUsesWith(f->output());
+    if (p.relu != nullptr) p.relu->destroy();
+    if (p.add != nullptr) p.add->destroy();
+    if (p.broadcast != nullptr) p.broadcast->destroy();
+    n->destroy();
+    ++counts.convs;
+    counts.winograd += wino ? 1 : 0;
+    counts.relu += p.relu != nullptr ? 1 : 0;
+    counts.adds += p.sum != nullptr ? 1 : 0;
+    counts.adds_in_place += p.sum != nullptr && p.in_place ? 1 : 0;
+  }
+  torch::jit::EliminateDeadCode(graph);
+  return counts;
+}
+
+int64_t onednn_winograd_in_use(const std::shared_ptr<torch::jit::Graph>& graph) {
+  int64_t k = 0;
+  for (const Node* n : graph->block()->nodes()) {
+    const std::string kind = n->kind().toQualString();
+    if (kind.rfind("videocls::onednn_conv", 0) != 0) continue;
+    const c10::optional<c10::IValue> c = torch::jit::toIValue(n->input(1));
+    if (c && c->isCustomClass() && c->toCustomClass<OneDnnConv>()->uses_winograd()) ++k;
+  }
+  return k;
+}
+
+#else  // !VC_ONEDNN_CONV
+
+bool onednn_conv_available() { return false; }
+
+OneDnnConvCounts fuse_onednn_convolutions(const std::shared_ptr<torch::jit::Graph>&,
+                                          const OneDnnConvOptions&) {
+  return {};
+}
+
+int64_t onednn_winograd_in_use(const std::shared_ptr<torch::jit::Graph>&) { return 0; }
+
+#endif
+
+}  // namespace vc::models
