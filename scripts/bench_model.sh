@@ -14,7 +14,8 @@
 #              for networks other than TSN (see the peer's docstring)
 #   THREADS    intra-op thread counts (default: "1 2")
 #   BATCH      clips per step (default 1); ITERS timed iterations (default 5); WARMUP (default 2)
-#   MODES      passed to both (default train,eager,fast,sgemm)
+#   MODES      passed to both (default train,eager,fast,sgemm; the C++ side also takes fast_direct =
+#              fast without Winograd, fast_plain = LibTorch's passes only; the peer ignores them)
 #   REPEAT     runs of each (model, threads) (default 1); C++ and Python alternate, the order
 #              flipping every repeat; the table shows medians over repeats
 #   PIN        1 (default): 1-thread runs on core 0, 2-thread runs on cores 0-1 (taskset)
@@ -119,8 +120,11 @@ for line in open(sys.argv[1]):
             pass
 def med(d, k):
     return statistics.median(d[k]) if d.get(k) else float("nan")
+def txt(x):
+    return "-" if x != x else f"{x:.3f}"
 hdr = ("model", "thr", "train C++", "train Py", "C++/Py",
-       "infer C++ eager", "infer C++ fast", "infer Py eager", "infer Py jit",
+       "infer C++ eager", "infer C++ fast", "fast direct", "fast plain", "infer Py eager",
+       "infer Py jit",
        "fast/Py eager", "fast/Py jit", "GFLOP/s fast", "SGEMM GFLOP/s", "% SGEMM")
 print("| " + " | ".join(hdr) + " |")
 print("|" + "---|" * len(hdr))
@@ -129,8 +133,9 @@ for (model, t), d in sorted(runs.items()):
     ec, fc = med(d, "cpp:infer_eager_clips_per_s"), med(d, "cpp:infer_fast_clips_per_s")
     ep, fp = med(d, "python:infer_eager_clips_per_s"), med(d, "python:infer_fast_clips_per_s")
     g, peak = med(d, "cpp:infer_fast_gflops"), med(d, "cpp:sgemm_gflops")
+    fd, fpl = med(d, "cpp:infer_fast_direct_clips_per_s"), med(d, "cpp:infer_fast_plain_clips_per_s")
     row = (model, t, f"{tc:.3f}", f"{tp:.3f}", f"{tc / tp:.2f}x", f"{ec:.3f}", f"{fc:.3f}",
-           f"{ep:.3f}", f"{fp:.3f}", f"{fc / ep:.2f}x", f"{fc / fp:.2f}x", f"{g:.1f}",
+           txt(fd), txt(fpl), f"{ep:.3f}", f"{fp:.3f}", f"{fc / ep:.2f}x", f"{fc / fp:.2f}x", f"{g:.1f}",
            f"{peak:.1f}", f"{100 * g / peak:.0f} %")
     print("| " + " | ".join(str(v) for v in row) + " |")
 print("\nThe same ratios divided by the ratio of the SGEMM rates each process measured (C++/Python),")
