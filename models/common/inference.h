@@ -7,7 +7,10 @@
 // every eval-mode BatchNorm{1,2,3}d that follows a conv is folded into it, eval-mode dropout
 // becomes a constant) and torch::jit::optimize_for_inference (convolutions and their activations
 // converted to oneDNN ops and blocked layouts when LibTorch has MKLDNN: no layout copies between
-// layers). The first batch of each signature is also run eagerly and the two
+// layers), then videocls's own passes: keep_onednn_layouts (below) and fuse_onednn_convolutions
+// (onednn_conv.h: 2-D convolutions on oneDNN primitives of our own with their ReLU / residual add
+// fused, Winograd for 3x3 stride-1 ones where the CPU has it). The first batch of each signature
+// is also run eagerly and the two
 // outputs must agree within `tolerance`; otherwise that signature stays eager. Measured on
 // TSN-ResNet-50 (docs/benchmarks.md): see "Model throughput".
 //

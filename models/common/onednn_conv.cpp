@@ -175,24 +175,62 @@ class OneDnnConv : public torch::CustomClassHolder {
     if (relu_) po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(po);
-    auto make = [&](dnnl::algorithm alg) {
-      const dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference, alg, src_any,
-                                               w_any, b_md, dst_any, strides, dil, pad, pad);
-      return dnnl::convolution_forward::primitive_desc(cd, attr, engine());
+    // Layouts: oneDNN left to itself ("any") picks channels-last for its direct kernels and
+    // the channel-blocked nChw16c for Winograd, so a network would reorder around every
+    // Winograd layer, and TSM's shift (onednn_shift.h) would meet layouts it can only copy
+    // element by element. So the output is channel-blocked (16, else 8 channels per block, as
+    // LibTorch's own oneDNN convolutions choose on these CPUs) wherever the CPU has a
+    // non-reference kernel for it, and the input is taken in the layout it comes in when that is
+    // such a layout; otherwise oneDNN chooses.
+    auto blocked = [&](const memory::dims& dims, int block) {
+      return Md(dims, f32, block == 16 ? memory::format_tag::nChw16c : memory::format_tag::nChw8c);
     };
+    const bool src_blocked = src.data.format_kind == dnnl_blocked &&
+                             src.data.format_desc.blocking.inner_nblks == 1 &&
+                             src.data.format_desc.blocking.inner_idxs[0] == 1;
+    auto make = [&](dnnl::algorithm alg,
+                    const Md& dst_md) -> c10::optional<dnnl::convolution_forward::primitive_desc> {
+      try {
+        const Md src_md = src_blocked ? src : src_any;
+        const dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference, alg, src_md,
+                                                 w_any, b_md, dst_md, strides, dil, pad, pad);
+        dnnl::convolution_forward::primitive_desc pd(cd, attr, engine());
+        const std::string impl = pd.impl_info_str();
+        if (impl.find("ref") != std::string::npos) return c10::nullopt;  // reference kernel
+        return pd;
+      } catch (const dnnl::error&) {
+        return c10::nullopt;  // no kernel for this combination
+      }
+    };
+    std::vector<Md> dst_candidates;
+    for (const int block : {16, 8}) {
+      if (out[1] % block == 0) dst_candidates.push_back(blocked(dst_dims, block));
+    }
+    dst_candidates.push_back(dst_any);
     auto p = std::make_shared<Prim>();
     p->src = src;
     bool have = false;
-    if (winograd_) {
-      try {
-        p->pd = make(dnnl::algorithm::convolution_winograd);
-        p->winograd = true;
-        have = true;
-      } catch (const dnnl::error&) {
-        // No Winograd kernel for this shape / CPU: the direct one below.
+    for (const bool wino : {true, false}) {
+      if (wino && !winograd_) continue;
+      for (const Md& dst_md : dst_candidates) {
+        if (auto pd = make(
+                wino ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
+                dst_md)) {
+          p->pd = *pd;
+          p->winograd = wino;
+          have = true;
+          break;
+        }
       }
+      if (have) break;
     }
-    if (!have) p->pd = make(dnnl::algorithm::convolution_direct);
+    if (!have) {
+      // Whatever oneDNN has, reference kernels included (still correct).
+      const dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference,
+                                               dnnl::algorithm::convolution_direct, src_any, w_any,
+                                               b_md, dst_any, strides, dil, pad, pad);
+      p->pd = dnnl::convolution_forward::primitive_desc(cd, attr, engine());
+    }
     p->conv = dnnl::convolution_forward(p->pd);
     dnnl::stream& s = stream();
     memory w_user({w_dims, f32, memory::format_tag::oihw}, engine(), weight_.data_ptr());

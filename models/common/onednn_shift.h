@@ -33,6 +33,10 @@ bool onednn_shift_available();
 /// std::invalid_argument for a wrong shape.
 torch::Tensor onednn_temporal_shift(const torch::Tensor& x, int64_t seg_num, const ShiftRanges& r);
 
+/// How many (frame, channel range) copies so far went element by element because the layout
+/// cuts the range or is not channel-blocked (the slow path; for tests and diagnostics).
+int64_t onednn_shift_elementwise_copies();
+
 /// The oneDNN layout of a MKLDNN-layout tensor, e.g. "f32 [8,64,56,56] blocked strides
 /// [200704,25088,448,8] inner 8@1" (for tests and logs); "" when unavailable.
 std::string onednn_layout(const torch::Tensor& x);

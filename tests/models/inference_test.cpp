@@ -97,7 +97,11 @@ TEST(FastInference, TsmShiftsStayInOneDnnLayout) {
     auto fast = make_fast_inference(net.ptr(), {}, collect);
     fast->eval();
     const torch::Tensor a = fast->forward(in);
+    const int64_t slow_before = onednn_shift_elementwise_copies();
     const torch::Tensor b = fast->forward(in);
+    // The convolutions hand the shift channel-blocked tensors: one memcpy per frame and range,
+    // never the element-by-element copy.
+    EXPECT_EQ(onednn_shift_elementwise_copies(), slow_before);
     EXPECT_EQ(fast->stats().traced, 1);
     EXPECT_LT((a - eager).abs().max().item<double>(),
               1e-3 * std::max(1.0, eager.abs().max().item<double>()));
