@@ -387,7 +387,9 @@ torch::Tensor FastInferenceImpl::forward(const ModelInput& input) {
               if (c.convs > 0) {
                 m << "; " << c.convs << " convolutions on videocls's oneDNN primitives ("
                   << onednn_winograd_in_use(entry->module.get_method("forward").graph())
-                  << " Winograd, " << c.relu << " ReLUs and " << c.adds << " residual adds fused)";
+                  << " Winograd, ";
+                if (c.temporal > 0) m << c.temporal << " temporal 3-D as 2-D, ";
+                m << c.relu << " ReLUs and " << c.adds << " residual adds fused)";
               }
               m << "); max |fast - eager| = " << diff << " (logits up to " << scale << ")";
               log_(m.str());

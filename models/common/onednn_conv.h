@@ -36,7 +36,8 @@ struct OneDnnConvOptions {
 
 /// What fuse_onednn_convolutions changed in a graph.
 struct OneDnnConvCounts {
-  int64_t convs = 0;          ///< 2-D convolutions now run by videocls::onednn_conv*
+  int64_t convs = 0;          ///< convolutions now run by videocls::onednn_conv*
+  int64_t temporal = 0;       ///< of which 3-D kt x 1 x 1 ones, run as 2-D kt x 1 over T, H*W
   int64_t winograd = 0;       ///< of which asked for Winograd (3x3, stride 1, no dilation/groups)
   int64_t relu = 0;           ///< ReLUs fused into their convolution
   int64_t adds = 0;           ///< residual adds fused (the shortcut summed by the convolution)
@@ -45,7 +46,9 @@ struct OneDnnConvCounts {
 };
 
 /// Run on a graph after torch::jit::optimize_for_inference. Convolutions whose weights are not
-/// graph constants, grouped or 3-D ones are left alone.
+/// graph constants, grouped ones and 3-D ones other than kt x 1 x 1 (stride 1, no spatial
+/// padding: StNet's temporal blocks, run as the 2-D kt x 1 convolution over [N, C, T, H*W] on the
+/// same memory, with their ReLU fused) are left alone.
 OneDnnConvCounts fuse_onednn_convolutions(const std::shared_ptr<torch::jit::Graph>& graph,
                                           const OneDnnConvOptions& options = {});
 

@@ -184,6 +184,60 @@ TEST(OneDnnConv, DeadShortcutIsSummedInPlace) {
   EXPECT_EQ(count(graph, "aten::relu"), 0) << graph;
 }
 
+// 3-D convolutions: kt x 1 x 1 ones (StNet's temporal blocks) run as 2-D kt x 1 ones over
+// [N, C, T, H*W] with their ReLU fused, from a plain input (8 channels) and from a blocked one
+// (16); a 1 x 3 x 3 one stays LibTorch's.
+class TemporalConvsImpl : public VideoModelImpl {
+ public:
+  TemporalConvsImpl() {
+    namespace nn = torch::nn;
+    a = register_module("a", nn::Conv3d(nn::Conv3dOptions(8, 16, {3, 1, 1}).padding({1, 0, 0})));
+    b = register_module(
+        "b", nn::Conv3d(nn::Conv3dOptions(16, 16, {3, 1, 1}).padding({1, 0, 0}).bias(false)));
+    c = register_module("c", nn::Conv3d(nn::Conv3dOptions(16, 16, {1, 3, 3}).padding({0, 1, 1})));
+    bn = register_module("bn", nn::BatchNorm3d(16));
+  }
+  torch::Tensor forward(const ModelInput& input) override {
+    torch::Tensor x = input.at("video");  // [N, 8, T, H, W]
+    x = bn(torch::relu(a(x)));            // ReLU fused; BN after it stays
+    x = torch::relu(b(x)) + x;            // residual add stays LibTorch's
+    x = torch::relu(c(x));
+    return x.mean({2, 3, 4});
+  }
+  torch::nn::Conv3d a{nullptr}, b{nullptr}, c{nullptr};
+  torch::nn::BatchNorm3d bn{nullptr};
+};
+
+TEST(OneDnnConv, TemporalConvolutionsRunAs2d) {
+  if (!onednn_conv_available()) GTEST_SKIP() << "built without the oneDNN convolutions";
+  torch::manual_seed(9);
+  auto net = std::make_shared<TemporalConvsImpl>();
+  {
+    torch::NoGradGuard ng;
+    net->bn->running_mean.normal_(0, 0.2);
+    net->bn->running_var.uniform_(0.5, 2);
+  }
+  for (const auto& shape :
+       {std::vector<int64_t>{2, 8, 5, 6, 7}, std::vector<int64_t>{1, 8, 7, 16, 16}}) {
+    ModelInput in;
+    in.set("video", torch::randn(shape));
+    const torch::Tensor eager = eager_of(*net, in);
+    log_lines.clear();
+    auto fast = make_fast_inference(net, {}, collect);
+    fast->eval();
+    const torch::Tensor out = fast->forward(in);
+    ASSERT_FALSE(log_lines.empty());
+    EXPECT_EQ(fast->stats().traced, 1) << log_lines.back();
+    expect_close(out, eager);
+    expect_close(fast->forward(in), eager);
+    const std::string graph = fast->graph_text(in);
+    EXPECT_EQ(count(graph, "videocls::onednn_conv("), 2) << graph;
+    EXPECT_EQ(count(graph, "prim::mkldnn_convolution("), 1) << graph;
+    EXPECT_NE(log_lines.back().find("2 temporal 3-D as 2-D"), std::string::npos)
+        << log_lines.back();
+  }
+}
+
 // The pass leaves a graph without LibTorch oneDNN convolutions alone.
 TEST(OneDnnConv, GraphWithoutConvolutionsUnchanged) {
   auto g = std::make_shared<torch::jit::Graph>();
