@@ -13,23 +13,10 @@
 #include "models/common/onednn_shift.h"
 #include "models/tsm/tsm.h"
 #include "models/tsn/tsn.h"
+#include "tests/models/fast_path_util.h"
 
 namespace vc::models {
 namespace {
-
-// Non-trivial eval-mode BN everywhere: random affine and running statistics, so that folding
-// them into the convs is actually exercised.
-void randomise_bn(torch::nn::Module& m) {
-  torch::NoGradGuard ng;
-  for (auto& mod : m.modules()) {
-    if (auto* bn = mod->as<torch::nn::BatchNorm2d>()) {
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.normal_(0.0, 0.1);
-      bn->running_mean.normal_(0.0, 0.1);
-      bn->running_var.uniform_(0.5, 2.0);
-    }
-  }
-}
 
 std::vector<std::string> log_lines;
 void collect(const std::string& s) { log_lines.push_back(s); }
@@ -68,12 +55,6 @@ TEST(FastInference, TsnMatchesEagerWithBnFolded) {
   }
   EXPECT_LT((fast->forward(other) - eager_other).abs().max().item<double>(), 1e-3);
   EXPECT_EQ(fast->stats().traced, 2);
-}
-
-int64_t count(const std::string& text, const std::string& what) {
-  int64_t n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
 }
 
 // TSM: each temporal shift is one videocls::temporal_shift node fed the oneDNN tensor itself,

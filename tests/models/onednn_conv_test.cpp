@@ -15,27 +15,10 @@
 
 #include "models/common/inference.h"
 #include "models/tsn/tsn.h"
+#include "tests/models/fast_path_util.h"
 
 namespace vc::models {
 namespace {
-
-void randomise_bn(torch::nn::Module& m) {
-  torch::NoGradGuard ng;
-  for (auto& mod : m.modules()) {
-    if (auto* bn = mod->as<torch::nn::BatchNorm2d>()) {
-      bn->weight.uniform_(0.5, 1.5);
-      bn->bias.normal_(0.0, 0.1);
-      bn->running_mean.normal_(0.0, 0.1);
-      bn->running_var.uniform_(0.5, 2.0);
-    }
-  }
-}
-
-int64_t count(const std::string& text, const std::string& what) {
-  int64_t n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
 
 std::vector<std::string> log_lines;
 void collect(const std::string& s) { log_lines.push_back(s); }
@@ -51,6 +34,21 @@ torch::Tensor eager_of(VideoModelImpl& net, const ModelInput& in) {
   torch::NoGradGuard ng;
   net.eval();
   return net.forward(in);
+}
+
+// Runs `net` through a new fast path twice on `in` (traced once, the second call from the cache:
+// e.g. an in-place sum must not have changed a buffer the graph reads again), checks both against
+// eager, and returns the optimised graph's text.
+std::string fast_graph(const std::shared_ptr<VideoModelImpl>& net, const ModelInput& in) {
+  const torch::Tensor eager = eager_of(*net, in);
+  log_lines.clear();
+  auto fast = make_fast_inference(net, {}, collect);
+  fast->eval();
+  const torch::Tensor out = fast->forward(in);
+  EXPECT_EQ(fast->stats().traced, 1) << (log_lines.empty() ? "" : log_lines.back());
+  expect_close(out, eager);
+  expect_close(fast->forward(in), eager);
+  return fast->graph_text(in);
 }
 
 // TSN-ResNet-50: all 53 convolutions on the op, the 16 residual adds and all 49 ReLUs fused (one
@@ -141,15 +139,7 @@ TEST(OneDnnConv, MixedConvolutionsAndALiveShortcut) {
                             std::vector<int64_t>{2, 3, 8, 8}}) {
     ModelInput in;
     in.set("video", torch::randn(shape));
-    const torch::Tensor eager = eager_of(*net, in);
-    log_lines.clear();
-    auto fast = make_fast_inference(net, {}, collect);
-    fast->eval();
-    const torch::Tensor out = fast->forward(in);
-    EXPECT_EQ(fast->stats().traced, 1) << (log_lines.empty() ? "" : log_lines.back());
-    expect_close(out, eager);
-    expect_close(fast->forward(in), eager);  // the shortcut's buffer was not overwritten
-    const std::string graph = fast->graph_text(in);
+    const std::string graph = fast_graph(net, in);  // the shortcut's buffer was not overwritten
     EXPECT_EQ(count(graph, "videocls::onednn_conv("), 4) << graph;      // a, b, c, d
     EXPECT_EQ(count(graph, "videocls::onednn_conv_add("), 1) << graph;  // e + s, s kept
     EXPECT_EQ(count(graph, "videocls::onednn_conv_add_("), 0) << graph;
@@ -174,12 +164,7 @@ TEST(OneDnnConv, DeadShortcutIsSummedInPlace) {
   randomise_bn(*net);
   ModelInput in;
   in.set("video", torch::randn({2, 3, 19, 16}));
-  const torch::Tensor eager = eager_of(*net, in);
-  auto fast = make_fast_inference(net);
-  fast->eval();
-  expect_close(fast->forward(in), eager);
-  expect_close(fast->forward(in), eager);
-  const std::string graph = fast->graph_text(in);
+  const std::string graph = fast_graph(net, in);
   EXPECT_EQ(count(graph, "videocls::onednn_conv_add_("), 1) << graph;
   EXPECT_EQ(count(graph, "aten::relu"), 0) << graph;
 }
@@ -221,16 +206,8 @@ TEST(OneDnnConv, TemporalConvolutionsRunAs2d) {
        {std::vector<int64_t>{2, 8, 5, 6, 7}, std::vector<int64_t>{1, 8, 7, 16, 16}}) {
     ModelInput in;
     in.set("video", torch::randn(shape));
-    const torch::Tensor eager = eager_of(*net, in);
-    log_lines.clear();
-    auto fast = make_fast_inference(net, {}, collect);
-    fast->eval();
-    const torch::Tensor out = fast->forward(in);
+    const std::string graph = fast_graph(net, in);
     ASSERT_FALSE(log_lines.empty());
-    EXPECT_EQ(fast->stats().traced, 1) << log_lines.back();
-    expect_close(out, eager);
-    expect_close(fast->forward(in), eager);
-    const std::string graph = fast->graph_text(in);
     EXPECT_EQ(count(graph, "videocls::onednn_conv("), 2) << graph;
     EXPECT_EQ(count(graph, "prim::mkldnn_convolution("), 1) << graph;
     EXPECT_NE(log_lines.back().find("2 temporal 3-D as 2-D"), std::string::npos)
