@@ -13,7 +13,9 @@
 // set to target_size. E.g. TSN: train [1, 3, 3, 224, 224], test [1, 7, 3, 224, 224].
 //
 //   train  one step = zero_grad + forward + the task's loss + backward + the configured
-//          optimizer's update (TRAIN.optimizer: momentum for the Kinetics networks)
+//          optimizer's update (TRAIN.optimizer: momentum for the Kinetics networks), with the
+//          weights in channels-last layout as `train` lays them (TRAIN.channels_last, default
+//          true; --set TRAIN.channels_last=false for NCHW)
 //   eager  model.eval() forward under NoGradGuard
 //   fast   the fast inference path (models/common/inference.h: traced, frozen, BN folded,
 //          optimize_for_inference / oneDNN); its one-off trace time is reported apart, and its
@@ -48,6 +50,7 @@
 #include <vector>
 
 #include "models/common/inference.h"
+#include "models/common/memory_format.h"
 #include "tools/common/errors.h"
 #include "tools/common/malloc_tuning.h"
 #include "tools/common/optim_config.h"
@@ -273,6 +276,8 @@ int run(const Args& a) {
     const auto& input = train_input;
     auto model = entry.make_model(cfg, Mode::kTrain);
     model->train();
+    const bool channels_last = cfg.section(Mode::kTrain).b("channels_last");
+    if (channels_last) vc::models::to_channels_last(*model);
     const int64_t classes = cfg.model.i("num_classes");
     const torch::Tensor target = entry.task.target == vc::data::TargetKind::kClass
                                      ? torch::randint(classes, {a.batch}, torch::kInt64)
@@ -297,8 +302,10 @@ int run(const Args& a) {
         optimizer->step(lr);
       });
     }
-    std::printf("train     input %s: %.3f s/step, %.3f clips/s (%s)\n", input_text(input).c_str(),
-                t, a.batch / t, optimizer_options(cfg.section(Mode::kTrain)).type.c_str());
+    std::printf("train     input %s: %.3f s/step, %.3f clips/s (%s, %s)\n",
+                input_text(input).c_str(), t, a.batch / t,
+                optimizer_options(cfg.section(Mode::kTrain)).type.c_str(),
+                channels_last ? "channels-last" : "NCHW");
     result << " train_clips_per_s=" << a.batch / t;
   }
 

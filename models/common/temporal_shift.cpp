@@ -68,7 +68,9 @@ torch::Tensor temporal_shift_dense(const torch::Tensor& x, int64_t seg_num, doub
   const int64_t c = x.size(1);
   const ShiftRanges r = shift_ranges(c, ratio, direction);
   const torch::Tensor in = x.reshape({n, t, c, x.size(2), x.size(3)});  // [N, T, C, H, W]
-  torch::Tensor out = torch::empty(in.sizes(), in.options());           // [N, T, C, H, W]
+  // [N, T, C, H, W] in x's memory layout (a channels-last x stays channels-last: no conversion
+  // in front of the next convolution).
+  torch::Tensor out = torch::empty_like(in);
 
   // Channels [begin, end) of frame t take frame t + step (step -1 or +1); the frame whose
   // source lies outside the clip gets zeros.

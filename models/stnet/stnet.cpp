@@ -54,10 +54,13 @@ torch::Tensor TemporalConvBnImpl::forward(const torch::Tensor& x, int64_t segmen
   const int64_t n = nt / segments;
   torch::Tensor in = x.reshape({n, segments, channels, h, w});  // [N, T, C, H, W]
   in = in.permute({0, 2, 1, 3, 4});                             // [N, C, T, H, W]
-  torch::Tensor y = bn(torch::relu(conv(in)));                  // [N, C, T, H, W]
-  y = y + in;                                                   // [N, C, T, H, W] (no act)
-  y = y.permute({0, 2, 1, 3, 4});                               // [N, T, C, H, W]
-  return y.reshape({nt, channels, h, w});                       // [N*T, C, H, W]
+  const torch::Tensor y = bn(torch::relu(conv(in)));            // [N, C, T, H, W]
+  // The residual add (no activation) in [N, T, C, H, W] order with x's view first: the sum takes
+  // x's memory layout, so the reshape back is a view, not a copy, and a channels-last x gives a
+  // channels-last result (channels-last training: models/common/memory_format.h).
+  const torch::Tensor sum =
+      x.reshape({n, segments, channels, h, w}) + y.permute({0, 2, 1, 3, 4});  // [N, T, C, H, W]
+  return sum.reshape({nt, channels, h, w});                                   // [N*T, C, H, W]
 }
 
 // ---- TemporalXception -----------------------------------------------------------------------

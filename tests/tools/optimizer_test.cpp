@@ -268,6 +268,47 @@ TEST(Optimizer, MomentumOnePassKernelMatchesTheOpSequence) {
   }
 }
 
+// Channels-last parameters (TRAIN.channels_last): the same updates, whether the gradient comes in
+// the parameter's layout (the one-pass kernel) or not (the op sequence), and the velocity kept in
+// the parameter's layout, also when loaded from a checkpoint's contiguous tensors.
+TEST(Optimizer, MomentumOnChannelsLastParameters) {
+  const auto cl = torch::MemoryFormat::ChannelsLast;
+  for (bool grad_channels_last : {true, false}) {
+    OptimizerOptions o = momentum_opts(/*nesterov=*/false);
+    o.l2_weight_decay = 1e-4;
+    torch::manual_seed(3);
+    const torch::Tensor p0 = torch::randn({64, 32, 3, 3});
+    auto p = p0.contiguous(cl).requires_grad_(true);
+    ASSERT_FALSE(p.is_contiguous());
+    auto opt = make_optimizer(o, {{"default", {{"w", p}}, 1.0, std::nullopt}});
+    torch::Tensor v = torch::zeros_like(p0), ref = p0.clone();
+    for (int s = 0; s < 3; ++s) {
+      const torch::Tensor g = torch::randn({64, 32, 3, 3});
+      opt->zero_grad();
+      p.mutable_grad() = grad_channels_last ? g.contiguous(cl) : g.clone();
+      opt->step(0.1);
+      const torch::Tensor gd = g + 1e-4 * ref;
+      v = 0.9 * v + gd;
+      ref = ref - 0.1 * v;
+      EXPECT_TRUE(torch::allclose(p.detach(), ref, 1e-5, 1e-6))
+          << "gradient channels-last " << grad_channels_last << " step " << s;
+    }
+    EXPECT_TRUE(p.is_contiguous(cl));
+    const torch::Tensor vel = opt->state().at("velocity")[0].second;
+    EXPECT_TRUE(vel.is_contiguous(cl));
+    EXPECT_TRUE(torch::allclose(vel, v, 1e-5, 1e-6));
+    // A resumed run: the checkpoint holds contiguous tensors.
+    auto opt2 = make_optimizer(o, {{"default", {{"w", p}}, 1.0, std::nullopt}});
+    OptimizerState st;
+    st["velocity"].emplace_back("w", v.contiguous());
+    opt2->load_state(st, "test");
+    const torch::Tensor loaded = opt2->state().at("velocity")[0].second;
+    EXPECT_TRUE(loaded.is_contiguous(cl));
+    EXPECT_TRUE(torch::equal(loaded, v));
+    EXPECT_NE(loaded.data_ptr(), v.data_ptr());  // not aliased
+  }
+}
+
 TEST(Optimizer, AdamDiffersFromTorchAdamOnlyInWhereEpsilonGoes) {
   auto torch_adam = [](double eps) {
     return [eps](torch::Tensor b) {

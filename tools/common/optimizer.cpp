@@ -1,6 +1,7 @@
 #include "tools/common/optimizer.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 
 #include <algorithm>
 #include <cmath>
@@ -58,6 +59,7 @@ class FluidOptimizer : public Optimizer {
       throw std::invalid_argument("optimizer step: learning rate " + num(lr) +
                                   " is negative or not finite");
     }
+    RECORD_FUNCTION("videocls::optimizer_step", std::vector<c10::IValue>());
     torch::NoGradGuard no_grad;
     for (auto& e : entries_) {
       const torch::Tensor& grad = e.param.grad();
@@ -137,11 +139,14 @@ class FluidOptimizer : public Optimizer {
         continue;
       }
       for (std::size_t k = 0; k < slot_names_.size(); ++k) {
-        // .to() may return the same tensor; clone so that the caller's tensors are never aliased.
-        e.slots[k] = staged[i][k]
-                         .detach()
-                         .to(e.param.device(), e.param.scalar_type())
-                         .clone(torch::MemoryFormat::Contiguous);
+        // A new tensor, so that the caller's tensors are never aliased; a slot of the parameter's
+        // shape takes its memory layout (channels-last parameters keep one-pass updates).
+        const torch::Tensor& src = staged[i][k];
+        e.slots[k] = src.sizes() == e.param.sizes()
+                         ? torch::empty_like(e.param).copy_(src.detach())
+                         : src.detach()
+                               .to(e.param.device(), e.param.scalar_type())
+                               .clone(torch::MemoryFormat::Contiguous);
       }
     }
   }
@@ -197,17 +202,18 @@ class MomentumOptimizer final : public FluidOptimizer {
   void init_state(Entry& e) override { e.slots[0] = torch::zeros_like(e.param); }
   // One pass per element (g = grad + decay p; v = mu v + g; p -= lr v, or lr (g + mu v) with
   // Nesterov) instead of four ATen ops and a temporary: 5 tensor-sized memory passes instead of
-  // 11, the same arithmetic (up to the rounding of a fused multiply-add). Dense contiguous CPU
-  // float / double tensors of one dtype; anything else takes update().
+  // 11, the same arithmetic (up to the rounding of a fused multiply-add). CPU float / double
+  // tensors of one dtype that are dense in memory with the same strides (contiguous, or all
+  // channels-last as in a channels-last training run); anything else takes update().
   bool fused_update(Entry& e, const torch::Tensor& grad, double decay, double lr) override {
     torch::Tensor& v = e.slots[0];
     const torch::Tensor& p = e.param;
     const auto dtype = p.scalar_type();
     if (!p.device().is_cpu() || !grad.device().is_cpu() || !v.device().is_cpu() ||
         p.layout() != torch::kStrided || grad.layout() != torch::kStrided ||
-        v.layout() != torch::kStrided || !p.is_contiguous() || !grad.is_contiguous() ||
-        !v.is_contiguous() || grad.scalar_type() != dtype || v.scalar_type() != dtype ||
-        grad.numel() != p.numel() || v.numel() != p.numel() ||
+        v.layout() != torch::kStrided || !p.is_non_overlapping_and_dense() ||
+        grad.sizes() != p.sizes() || v.sizes() != p.sizes() || grad.strides() != p.strides() ||
+        v.strides() != p.strides() || grad.scalar_type() != dtype || v.scalar_type() != dtype ||
         (dtype != torch::kFloat && dtype != torch::kDouble)) {
       return false;
     }
@@ -398,6 +404,7 @@ void validate(const std::vector<ParamGroup>& groups) {
 }  // namespace
 
 void Optimizer::zero_grad() {
+  RECORD_FUNCTION("videocls::optimizer_zero_grad", std::vector<c10::IValue>());
   for (auto& g : groups_) {
     for (auto& [name, p] : g.params) {
       if (p.grad().defined()) {

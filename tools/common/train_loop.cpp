@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "models/common/memory_format.h"
 #include "tools/common/checkpoint.h"
 #include "tools/common/distributed.h"
 #include "tools/common/errors.h"
@@ -133,6 +134,17 @@ int run_train(const CliOptions& opts, const Registry& registry) {
                     entry.id, entry.pretrain_what));
   }
   model->to(device);
+  if (tr.b("channels_last")) {
+    if (device.is_cpu()) {
+      const models::ChannelsLastReport r = models::to_channels_last(*model);
+      log_info(fmt::format(
+          "channels-last training (TRAIN.channels_last: true; false = NCHW): {} 2-D "
+          "convolution weights re-laid{}",
+          r.weights_2d, r.weights_2d == 0 ? " (none: the network's convolutions are 3-D)" : ""));
+    } else {
+      log_info("TRAIN.channels_last applies on CPU only; " + device.str() + " trains in NCHW");
+    }
+  }
   dist::broadcast_module(*model);  // data-parallel workers start from rank 0's weights
 
   auto train_ds = build_dataset(entry, cfg, Mode::kTrain);
