@@ -5,7 +5,7 @@
 //   benchmark_model --model TSN [--config configs/tsn.yaml] [--threads 2] [--batch 1]
 //                   [--iters 5] [--warmup 2] [--modes train,eager,fast,sgemm]
 //                   [--infer-section test] [--gemm-size 2048] [--set SECTION.key=value ...]
-//                   [--sizes-only]
+//                   [--sizes-only] [--profile [--profile-shapes]] [--print-graph]
 //
 // Input sizes come from the config (configs/<id>.yaml by default): the row's example input for
 // the TRAIN section (train) and for --infer-section (inference), with the batch set to --batch
@@ -83,33 +83,49 @@ double median_seconds(const std::function<void()>& fn, int64_t warmup, int64_t i
 
 // --profile: wall time per outermost ATen / graph op or autograd node of one call (a
 // RecordFunction callback; ops called from inside another op count towards the outer one).
+// With --profile-shapes, ops are told apart by the sizes of their first tensor input too.
 struct OpTimes {
   std::map<std::string, std::pair<double, int64_t>> by_op;  // name -> (seconds, calls)
   int depth = 0;
+  bool shapes = false;
 };
 thread_local OpTimes* t_op_times = nullptr;
 struct OpStart : at::ObserverContext {
   Clock::time_point t0;
+  std::string key;
 };
-std::unique_ptr<at::ObserverContext> op_start(const at::RecordFunction&) {
+std::unique_ptr<at::ObserverContext> op_start(const at::RecordFunction& fn) {
   if (t_op_times == nullptr || t_op_times->depth++ > 0) return nullptr;
   auto c = std::make_unique<OpStart>();
+  c->key = fn.name();
+  if (t_op_times->shapes) {
+    for (const c10::IValue& v : fn.inputs()) {
+      if (v.isTensor() && v.toTensor().defined()) {
+        c->key += " " + c10::str(v.toTensor().sizes());
+        break;
+      }
+    }
+  }
   c->t0 = Clock::now();
   return c;
 }
-void op_end(const at::RecordFunction& fn, at::ObserverContext* c) {
+void op_end(const at::RecordFunction&, at::ObserverContext* c) {
   if (t_op_times == nullptr) return;
   --t_op_times->depth;
   if (c == nullptr) return;
-  auto& e = t_op_times->by_op[fn.name()];
-  e.first += seconds_since(static_cast<OpStart*>(c)->t0);
+  const auto* start = static_cast<OpStart*>(c);
+  auto& e = t_op_times->by_op[start->key];
+  e.first += seconds_since(start->t0);
   ++e.second;
 }
+bool g_profile_shapes = false;  // --profile-shapes
 void print_profile(const char* what, const std::function<void()>& fn) {
   OpTimes times;
+  times.shapes = g_profile_shapes;
   t_op_times = &times;
   const at::CallbackHandle h = at::addThreadLocalCallback(
       at::RecordFunctionCallback(op_start, op_end)
+          .needsInputs(g_profile_shapes)
           .scopes({at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION}));
   const auto t0 = Clock::now();
   fn();
@@ -407,6 +423,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", a.seed, "torch seed");
   app.add_flag("--profile", a.profile,
                "after each mode, print the wall time per op of one more step / forward");
+  app.add_flag("--profile-shapes", g_profile_shapes,
+               "with --profile: one row per op and size of its first tensor input");
   app.add_flag("--print-graph", a.print_graph,
                "print the optimised graph of each fast inference mode");
   app.add_flag("--sizes-only", a.sizes_only,

@@ -40,11 +40,12 @@ struct ShiftRanges {
 ShiftRanges shift_ranges(int64_t channels, double ratio, ShiftDirection direction);
 
 /// x [N*T, C, H, W] (T = seg_num consecutive frames per clip, clip-major) -> the shifted
-/// [N*T, C, H, W]. Differentiable (slice copies). While traced (the fast inference path), and for
-/// a MKLDNN-layout x, it runs as one op, videocls::temporal_shift (x, seg_num, ratio, direction
-/// 0 = paddle / 1 = torch; not differentiable), which shifts oneDNN tensors in their own layout
-/// (onednn_shift.h). Throws std::invalid_argument when x is not
-/// 4-D, seg_num < 1, x.size(0) is not a multiple of seg_num, or ratio is outside (0, 0.5].
+/// [N*T, C, H, W] in x's memory layout (channels-last stays channels-last). Differentiable: one
+/// autograd node whose backward is the adjoint shift (one pass). While traced (the fast inference
+/// path), and for a MKLDNN-layout x, it runs as one op, videocls::temporal_shift (x, seg_num,
+/// ratio, direction 0 = paddle / 1 = torch; not differentiable), which shifts oneDNN tensors in
+/// their own layout (onednn_shift.h). Throws std::invalid_argument when x is not 4-D, seg_num < 1,
+/// x.size(0) is not a multiple of seg_num, or ratio is outside (0, 0.5].
 torch::Tensor temporal_shift(const torch::Tensor& x, int64_t seg_num, double ratio = 0.125,
                              ShiftDirection direction = ShiftDirection::kPaddle);
 

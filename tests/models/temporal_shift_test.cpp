@@ -135,6 +135,21 @@ TEST(TemporalShift, DirectionsMoveOppositeWays) {
   EXPECT_TRUE(torch::equal(p.narrow(1, 2, 6), x.narrow(1, 2, 6)));
 }
 
+// Channels-last input (TRAIN.channels_last): a channels-last result, the same values, and the
+// gradient (also channels-last) equal to the loop's adjoint.
+TEST(TemporalShift, ChannelsLastInputAndGradient) {
+  for (const auto dir : {ShiftDirection::kPaddle, ShiftDirection::kTorch}) {
+    const torch::Tensor x0 = torch::randn({2 * 4, 16, 3, 5});
+    const torch::Tensor x = x0.contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(true);
+    const torch::Tensor y = temporal_shift(x, 4, 0.125, dir);
+    EXPECT_TRUE(y.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    EXPECT_TRUE(torch::equal(y.detach(), naive_shift(x0, 4, 0.125, dir)));
+    const torch::Tensor g = torch::randn_like(y).contiguous(torch::MemoryFormat::ChannelsLast);
+    (y * g).sum().backward();
+    EXPECT_TRUE(torch::allclose(x.grad(), naive_adjoint(g, 4, 0.125, dir)));
+  }
+}
+
 TEST(TemporalShift, NonContiguousInput) {
   torch::manual_seed(4);
   torch::Tensor base = torch::randn({16, 6, 4, 8});
