@@ -49,6 +49,7 @@
 #include <string>
 #include <vector>
 
+#include "models/common/blas_threads.h"
 #include "models/common/inference.h"
 #include "models/common/memory_format.h"
 #include "tools/common/errors.h"
@@ -264,6 +265,7 @@ int run(const Args& a) {
     throw ConfigError("--infer-section: expected test or infer, got '" + a.infer_section + "'");
   }
   torch::set_num_threads(static_cast<int>(a.threads));
+  vc::models::set_blas_threads(static_cast<int>(a.threads));
   torch::manual_seed(a.seed);
 
   std::ostringstream result;

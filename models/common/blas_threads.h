@@ -15,6 +15,12 @@ namespace vc::models {
 /// which share the OpenMP team.
 bool blas_has_own_thread_pool();
 
+/// Sizes that pool to `threads` (LibTorch's set_num_threads sizes only its OpenMP team, so a
+/// 1-thread run on a 2-core machine still ran its matmuls, and 1x1 convolutions, on two threads
+/// of OpenBLAS's, and two data-parallel workers four). Returns false, changing nothing, for a
+/// BLAS without its own pool or threads < 1.
+bool set_blas_threads(int threads);
+
 /// While alive, LibTorch's element-wise ops started from THIS thread run on it alone (its
 /// OpenMP `nthreads` setting set to 1, restored on destruction), when blas_has_own_thread_pool();
 /// otherwise it does nothing. Other threads are not affected; matmuls keep all of the BLAS's

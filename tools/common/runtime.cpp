@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "models/common/blas_threads.h"
 #include "models/common/inference.h"
 #include "tools/common/checkpoint.h"
 #include "tools/common/distributed.h"
@@ -37,6 +38,7 @@ torch::Device setup_runtime(const CliOptions& opts) {
   const int threads =
       opts.threads > 0 ? static_cast<int>(opts.threads) : static_cast<int>(per_worker);
   torch::set_num_threads(threads);
+  const bool blas_sized = models::set_blas_threads(threads);  // OpenBLAS's own pool likewise
   torch::manual_seed(opts.seed);
   torch::Device device(torch::kCPU);
   try {
@@ -50,8 +52,8 @@ torch::Device setup_runtime(const CliOptions& opts) {
                       "use --device=cpu or --use_gpu=false");
   }
   device = dist::init(opts, device);  // no-op without WORLD_SIZE > 1
-  log_info(fmt::format("runtime: device {}, {} intra-op threads, seed {}", device.str(), threads,
-                       opts.seed));
+  log_info(fmt::format("runtime: device {}, {} intra-op threads{}, seed {}", device.str(), threads,
+                       blas_sized ? " (OpenBLAS's pool too)" : "", opts.seed));
   return device;
 }
 

@@ -20,7 +20,8 @@ Networks:
 Modes (as the C++ program): train = zero_grad + forward + cross-entropy + backward +
 torch.optim.SGD(momentum 0.9, weight_decay 1e-4) step; eager = eval forward under no_grad; fast =
 torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model))) (the trace is timed
-apart); sgemm = torch.mm of two n x n matrices. Each timing is the median of --iters after
+apart); sgemm = torch.mm of two n x n matrices. --threads sizes torch's OpenMP team and
+OpenBLAS's own thread pool, as the C++ program does. Each timing is the median of --iters after
 --warmup. Prints a report, then "RESULT impl=python key=value ..." with the C++ keys.
 """
 import argparse
@@ -116,6 +117,23 @@ def build(model_id, num_classes, mode):
     return module.build_model(num_classes=num_classes, mode=mode), path
 
 
+def set_blas_threads(n):
+    """Sizes OpenBLAS's own thread pool (Debian's is the pthread build) to n, as the C++ program
+    does: torch.set_num_threads sizes only the OpenMP team. Returns whether it could."""
+    import ctypes
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "libopenblas" in line}
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "openblas_set_num_threads"):
+                lib.openblas_set_num_threads(ctypes.c_int(n))
+                return True
+    except OSError:
+        pass
+    return False
+
+
 def print_profile(what, fn):
     """Wall time per outermost op of one call (as benchmark_model --profile)."""
     with torch.autograd.profiler.profile() as prof:
@@ -159,6 +177,7 @@ def main():
     a = ap.parse_args()
     modes = set(a.modes.split(","))
     torch.set_num_threads(a.threads)
+    set_blas_threads(a.threads)
     torch.manual_seed(a.seed)
     result = f"RESULT impl=python model={a.model.upper()} threads={a.threads} batch={a.batch}"
     print(f"benchmark_model_peer: {a.model}, torch {torch.__version__}, {a.threads} intra-op "
