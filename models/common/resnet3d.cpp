@@ -28,6 +28,19 @@ torch::nn::BatchNorm3d bn3d(int64_t c, double gamma = 1.0) {
 
 }  // namespace
 
+torch::Tensor max_pool_frames(const torch::Tensor& x, int64_t kh, int64_t kw, int64_t sh,
+                              int64_t sw, int64_t ph, int64_t pw) {
+  if (x.dim() != 5) {
+    std::ostringstream msg;
+    msg << "max_pool_frames expects [N, C, T, H, W], got " << x.sizes();
+    throw std::invalid_argument(msg.str());
+  }
+  const int64_t n = x.size(0), c = x.size(1), t = x.size(2);
+  const torch::Tensor y = torch::max_pool2d(x.reshape({n, c * t, x.size(3), x.size(4)}), {kh, kw},
+                                            {sh, sw}, {ph, pw});  // [N, C*T, H', W']
+  return y.view({n, c, t, y.size(2), y.size(3)});
+}
+
 bool i3d_use_temp_conv(int64_t stage, int64_t block) {
   switch (stage) {
     case 1:
@@ -159,7 +172,8 @@ torch::Tensor ResNet3dImpl::stem(torch::Tensor x) {
     throw std::invalid_argument(msg.str());
   }
   x = torch::relu(bn1(conv1(x)));  // [N, w, T, H/2, W/2]
-  return maxpool(x);               // [N, w, T, (H/2-3)/2+1, (W/2-3)/2+1]
+  // [N, w, T, (H/2-3)/2+1, (W/2-3)/2+1]
+  return is_training() ? max_pool_frames(x, 3, 3, 2, 2) : maxpool(x);
 }
 
 torch::Tensor ResNet3dImpl::forward_block(int64_t s, int64_t block, torch::Tensor x) {

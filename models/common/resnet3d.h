@@ -103,4 +103,12 @@ TORCH_MODULE(ResNet3d);
 /// use_temp_conv of block `block` of stage 1..4 in the I3D pattern (spec §6.8).
 bool i3d_use_temp_conv(int64_t stage, int64_t block);
 
+/// max_pool3d(x [N, C, T, H, W], kernel [1, kh, kw], stride [1, sh, sw], padding [0, ph, pw]) as
+/// LibTorch's 2-D max pooling over x viewed as [N, C*T, H, W]: the same values and gradients,
+/// and on CPU ~2.5x faster forward + backward than max_pool3d (Non-local's stem pool
+/// [1, 64, 8, 112, 112], one core: 48 vs 125 ms). The networks use it in training; in
+/// evaluation they keep max_pool3d, which the traced fast path runs on oneDNN tensors in place.
+torch::Tensor max_pool_frames(const torch::Tensor& x, int64_t kh, int64_t kw, int64_t sh,
+                              int64_t sw, int64_t ph = 0, int64_t pw = 0);
+
 }  // namespace vc::models

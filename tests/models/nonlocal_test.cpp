@@ -200,6 +200,46 @@ TEST(Nonlocal, DropoutOnlyInTrainingUnlessDropoutAtEval) {
   EXPECT_FALSE(torch::allclose(a->forward(x), c->forward(x), 1e-4, 1e-5));
 }
 
+// The training-mode pooling: max_pool_frames equals max_pool3d with a [1, kh, kw] kernel in
+// values and gradients, for the stem's (3x3, stride 2, no padding) and the non-local blocks'
+// (2x2, stride 2) pools, odd sizes and padding included; and a network in training and in eval
+// mode (max_pool3d) computes the same.
+TEST(ResNet3d, MaxPoolFramesIsMaxPool3d) {
+  struct Case {
+    int64_t kh, kw, sh, sw, ph, pw;
+  };
+  for (const Case c : {Case{3, 3, 2, 2, 0, 0}, Case{2, 2, 2, 2, 0, 0}, Case{3, 3, 2, 2, 1, 1},
+                       Case{3, 2, 1, 2, 1, 0}}) {
+    const torch::Tensor x0 = torch::randn({2, 3, 4, 9, 11}, torch::kDouble);
+    const torch::Tensor a = x0.clone().requires_grad_(true);
+    const torch::Tensor b = x0.clone().requires_grad_(true);
+    const torch::Tensor ya =
+        torch::max_pool3d(a, {1, c.kh, c.kw}, {1, c.sh, c.sw}, {0, c.ph, c.pw});
+    const torch::Tensor yb = max_pool_frames(b, c.kh, c.kw, c.sh, c.sw, c.ph, c.pw);
+    ASSERT_EQ(ya.sizes(), yb.sizes());
+    EXPECT_TRUE(torch::equal(ya, yb));
+    const torch::Tensor g = torch::randn_like(ya);
+    (ya * g).sum().backward();
+    (yb * g).sum().backward();
+    EXPECT_TRUE(torch::equal(a.grad(), b.grad()));
+  }
+  EXPECT_THROW(max_pool_frames(torch::randn({2, 3, 4, 4}), 2, 2, 2, 2), std::invalid_argument);
+
+  torch::manual_seed(0);
+  Nonlocal net(tiny().dropout(0));
+  const torch::Tensor clips = torch::randn({2, 3, 4, 64, 64}, torch::kDouble);
+  net->to(torch::kDouble);
+  // BN in eval mode in both, so that only the pooling differs between the two forwards.
+  net->train();
+  for (const auto& m : net->modules(false)) {
+    if (m->as<torch::nn::BatchNorm3d>()) m->eval();
+  }
+  torch::NoGradGuard ng;
+  const torch::Tensor training = net->forward(clips);
+  net->eval();
+  EXPECT_TRUE(torch::allclose(training, net->forward(clips), 1e-12, 1e-12));
+}
+
 TEST(ResNet3d, I3dKernelsAndShapes) {
   ResNet3d net(ResNet3dOptions().i3d(true).width(4));
   EXPECT_EQ(net->conv1->weight.sizes(), (std::vector<int64_t>{4, 3, 5, 7, 7}));
