@@ -83,8 +83,9 @@ std::vector<OptionRow> option_table() {
       value_row("--seed", "random seed (data order, augmentation, init, dropout)", kAll,
                 &CliOptions::seed),
       value_row("--threads",
-                "intra-op CPU threads (0 = all cores, shared among the workers of a node)", kAll,
-                &CliOptions::threads),
+                "intra-op CPU threads, LibTorch's team and OpenBLAS's pool alike (0 = all "
+                "cores, shared among the workers of a node)",
+                kAll, &CliOptions::threads),
       value_row("--nproc-per-node,--nproc_per_node",
                 "run N data-parallel worker processes on this machine (docs/distributed.md; "
                 "ignored under torchrun, which sets RANK)",
