@@ -88,9 +88,9 @@ double median_seconds(const std::function<void()>& fn, int64_t warmup, int64_t i
 struct OpTimes {
   std::map<std::string, std::pair<double, int64_t>> by_op;  // name -> (seconds, calls)
   int depth = 0;
-  bool shapes = false;
 };
 thread_local OpTimes* t_op_times = nullptr;
+bool g_profile_shapes = false;  // --profile-shapes
 struct OpStart : at::ObserverContext {
   Clock::time_point t0;
   std::string key;
@@ -99,7 +99,7 @@ std::unique_ptr<at::ObserverContext> op_start(const at::RecordFunction& fn) {
   if (t_op_times == nullptr || t_op_times->depth++ > 0) return nullptr;
   auto c = std::make_unique<OpStart>();
   c->key = fn.name();
-  if (t_op_times->shapes) {
+  if (g_profile_shapes) {
     for (const c10::IValue& v : fn.inputs()) {
       if (v.isTensor() && v.toTensor().defined()) {
         c->key += " " + c10::str(v.toTensor().sizes());
@@ -119,10 +119,8 @@ void op_end(const at::RecordFunction&, at::ObserverContext* c) {
   e.first += seconds_since(start->t0);
   ++e.second;
 }
-bool g_profile_shapes = false;  // --profile-shapes
 void print_profile(const char* what, const std::function<void()>& fn) {
   OpTimes times;
-  times.shapes = g_profile_shapes;
   t_op_times = &times;
   const at::CallbackHandle h = at::addThreadLocalCallback(
       at::RecordFunctionCallback(op_start, op_end)

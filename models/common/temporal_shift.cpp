@@ -84,9 +84,7 @@ torch::Tensor shift_dense(const torch::Tensor& x, int64_t seg_num, const ShiftRa
     if (width <= 0) return;
     torch::Tensor dst = out.narrow(2, begin, width);  // [N, T, width, H, W]
     const torch::Tensor src = in.narrow(2, begin, width);
-    if (t == 1) {
-      dst.zero_();
-    } else if (step < 0) {  // from t-1: frames 1..T-1 <- 0..T-2, frame 0 <- 0
+    if (step < 0) {  // from t-1: frames 1..T-1 <- 0..T-2, frame 0 <- 0
       dst.narrow(1, 1, t - 1).copy_(src.narrow(1, 0, t - 1));
       dst.narrow(1, 0, 1).zero_();
     } else {  // from t+1: frames 0..T-2 <- 1..T-1, frame T-1 <- 0
