@@ -6,12 +6,13 @@ ChannelsLastReport to_channels_last(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   ChannelsLastReport report;
   for (auto& p : module.parameters(/*recurse=*/true)) {
-    if (p.dim() != 4) continue;
-    if (!p.is_contiguous(torch::MemoryFormat::ChannelsLast)) {
-      p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-    }
+    const bool frames = p.dim() == 5 && p.size(2) == 1;
+    if (p.dim() != 4 && !frames) continue;
+    const auto format =
+        frames ? torch::MemoryFormat::ChannelsLast3d : torch::MemoryFormat::ChannelsLast;
+    if (!p.is_contiguous(format)) p.set_data(p.contiguous(format));
     if (p.grad().defined()) p.mutable_grad() = torch::Tensor();
-    ++report.weights_2d;
+    ++(frames ? report.weights_frames : report.weights_2d);
   }
   return report;
 }

@@ -51,6 +51,26 @@ torch::Tensor NonLocalBlockImpl::forward(const torch::Tensor& x) {
   }
   const int64_t n = x.size(0), t = x.size(2), h = x.size(3), w = x.size(4);
   const int64_t ci = options.inner_channels();
+  if (is_frames_layout(x)) {
+    // The frame-wise layout (resnet3d.h; training with TRAIN.channels_last): the 1x1x1 convs as
+    // 2-D channels-last convs, whose outputs [N, C', T, H, W] are [N, THW, C'] in memory.
+    // [N, C', T, H, W] -> [N, THW, C']. The gradients bmm hands back are row-major in their
+    // operand's shape; phi's operand is transposed, so its gradient comes back [N, C', K]-major
+    // (NCDHW) and is re-laid here, keeping every backward of the trunk in one layout.
+    const auto rows = [n, ci](const torch::Tensor& y) {
+      return frames_gradient(y).permute({0, 2, 3, 4, 1}).reshape({n, -1, ci});
+    };
+    const torch::Tensor th = rows(conv3d_frames(*theta, x));  // [N, THW, C']
+    const torch::Tensor kv = options.use_maxpool() ? max_pool_frames(x, 2, 2, 2, 2) : x;
+    const torch::Tensor ph = rows(conv3d_frames(*phi, kv));  // [N, K, C']
+    const torch::Tensor gg = rows(conv3d_frames(*g, kv));    // [N, K, C']
+    torch::Tensor aff = torch::bmm(th, ph.transpose(1, 2));  // [N, THW, K]
+    if (options.use_scale()) aff = aff * (1.0 / std::sqrt(static_cast<double>(ci)));
+    aff = torch::softmax(aff, -1);
+    // [N, THW, C'] -> [N, C', T, H, W] in the frame-wise layout
+    const torch::Tensor y = torch::bmm(aff, gg).view({n, t, h, w, ci}).permute({0, 4, 1, 2, 3});
+    return x + batch_norm_frames(*bn, conv3d_frames(*out, y));
+  }
   torch::Tensor th = theta(x).reshape({n, ci, t * h * w}).permute({0, 2, 1});  // [N, THW, C']
   // [N, C, T, H/2, W/2] (training: the same pooling as 2-D, faster; resnet3d.h)
   torch::Tensor kv = !options.use_maxpool() ? x

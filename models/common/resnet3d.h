@@ -103,11 +103,42 @@ TORCH_MODULE(ResNet3d);
 /// use_temp_conv of block `block` of stage 1..4 in the I3D pattern (spec §6.8).
 bool i3d_use_temp_conv(int64_t stage, int64_t block);
 
+// Frame-wise layout. A [N, C, T, H, W] tensor in ChannelsLast3d memory (element order n, t, h, w,
+// c) is, without a copy, the [N*T, C, H, W] ChannelsLast tensor of its frames. A C2D network's
+// layers (every temporal kernel 1) then run as LibTorch's 2-D channels-last kernels on that view:
+// oneDNN's 2-D convolutions skip the layout conversions of conv3d on NCDHW (one core, Non-local's
+// trunk shapes, forward + backward: 1130 vs 1514 ms, docs/benchmarks.md), batch norm and pooling
+// take the channels-last kernels, and the non-local block's [N, T*H*W, C'] operands are views.
+// The helpers below take that path when their input is in that layout and the layer is
+// frame-wise, and the plain 3-D module otherwise: the same values and gradients either way.
+// ResNet3d enters the layout in training when conv1's weight is ChannelsLast3d
+// (models/common/memory_format.h: to_channels_last, TRAIN.channels_last).
+
+/// x is 5-D, ChannelsLast3d and not also contiguous (the frame-wise layout above).
+bool is_frames_layout(const torch::Tensor& x);
+/// A frame-wise 3-D convolution weight [O, I, 1, kh, kw] laid out ChannelsLast3d.
+bool is_frames_weight(const torch::Tensor& w);
+/// conv(x). When x is in the frame-wise layout and conv is frame-wise (temporal kernel and
+/// stride 1, temporal padding 0, zero padding): conv2d over the frames with the weight viewed
+/// [O, I, kh, kw]; the result is in the frame-wise layout.
+torch::Tensor conv3d_frames(torch::nn::Conv3dImpl& conv, const torch::Tensor& x);
+/// bn(x). When x is in the frame-wise layout: LibTorch's batch norm over the frames (the same
+/// statistics over N, T, H, W; running statistics and num_batches_tracked updated as bn does).
+torch::Tensor batch_norm_frames(torch::nn::BatchNorm3dImpl& bn, const torch::Tensor& x);
+/// x, with the gradient that flows back into it re-laid in the frame-wise layout (a copy when
+/// it comes in another, e.g. from avg_pool3d's backward, which returns NCDHW).
+torch::Tensor frames_gradient(const torch::Tensor& x);
+/// max_pool3d(x, kernel [kt, 1, 1], stride [kt, 1, 1]) (Non-local's pool2), for x in the
+/// frame-wise layout: the maximum of each kt consecutive frames, a trailing remainder dropped as
+/// max_pool3d does; the same values and gradients. Other layouts take max_pool3d.
+torch::Tensor max_pool_time(const torch::Tensor& x, int64_t kt);
+
 /// max_pool3d(x [N, C, T, H, W], kernel [1, kh, kw], stride [1, sh, sw], padding [0, ph, pw]) as
-/// LibTorch's 2-D max pooling over x viewed as [N, C*T, H, W]: the same values and gradients,
-/// and on CPU ~2.5x faster forward + backward than max_pool3d (Non-local's stem pool
-/// [1, 64, 8, 112, 112], one core: 48 vs 125 ms). The networks use it in training; in
-/// evaluation they keep max_pool3d, which the traced fast path runs on oneDNN tensors in place.
+/// LibTorch's 2-D max pooling: over the frames for x in the frame-wise layout, else over x
+/// viewed as [N, C*T, H, W]. The same values and gradients, and on CPU ~2.5x faster forward +
+/// backward than max_pool3d (Non-local's stem pool [1, 64, 8, 112, 112], one core: 48 vs
+/// 125 ms). The networks use it in training; in evaluation they keep max_pool3d, which the
+/// traced fast path runs on oneDNN tensors in place.
 torch::Tensor max_pool_frames(const torch::Tensor& x, int64_t kh, int64_t kw, int64_t sh,
                               int64_t sw, int64_t ph = 0, int64_t pw = 0);
 

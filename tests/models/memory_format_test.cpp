@@ -28,8 +28,18 @@ double max_abs(const torch::Tensor& t) { return t.abs().max().item<double>(); }
 
 // Builds the network twice from one seed in float64, lays the second out channels-last, runs one
 // training forward / backward of each on `clips`, and compares.
+// The same sizes and strides on every axis longer than 1 (what the optimizer's one-pass update
+// needs; a size-1 axis's stride is free).
+bool same_memory_order(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.sizes() != b.sizes()) return false;
+  for (int64_t d = 0; d < a.dim(); ++d) {
+    if (a.size(d) > 1 && a.stride(d) != b.stride(d)) return false;
+  }
+  return true;
+}
+
 void expect_same_step(const std::function<VideoModelPtr()>& make, const torch::Tensor& clips,
-                      int64_t expect_2d) {
+                      int64_t expect_2d, int64_t expect_frames = 0) {
   torch::manual_seed(0);
   VideoModelPtr plain = make();
   torch::manual_seed(0);
@@ -38,6 +48,7 @@ void expect_same_step(const std::function<VideoModelPtr()>& make, const torch::T
   cl->to(torch::kDouble);
   const ChannelsLastReport r = to_channels_last(*cl);
   EXPECT_EQ(r.weights_2d, expect_2d);
+  EXPECT_EQ(r.weights_frames, expect_frames);
   plain->train();
   cl->train();
   const torch::Tensor input = clips.to(torch::kDouble);
@@ -55,7 +66,7 @@ void expect_same_step(const std::function<VideoModelPtr()>& make, const torch::T
   const auto a = plain->named_parameters();
   const auto b = cl->named_parameters();
   ASSERT_EQ(a.size(), b.size());
-  int64_t relaid = 0;
+  int64_t relaid = 0, relaid_frames = 0;
   for (const auto& item : a) {
     const std::string& name = item.key();
     const torch::Tensor& pa = item.value();
@@ -64,6 +75,9 @@ void expect_same_step(const std::function<VideoModelPtr()>& make, const torch::T
     if (pb.dim() == 4) {
       ++relaid;
       EXPECT_TRUE(pb.is_contiguous(torch::MemoryFormat::ChannelsLast)) << name;
+    } else if (pb.dim() == 5 && pb.size(2) == 1) {
+      ++relaid_frames;
+      EXPECT_TRUE(pb.is_contiguous(torch::MemoryFormat::ChannelsLast3d)) << name;
     } else {
       EXPECT_TRUE(pb.is_contiguous()) << name;
     }
@@ -73,9 +87,10 @@ void expect_same_step(const std::function<VideoModelPtr()>& make, const torch::T
     const torch::Tensor& gb = pb.grad();
     EXPECT_LE(max_abs(ga - gb), 1e-9 * max_abs(ga) + 1e-15) << name;
     // In the parameter's own layout, as the optimizer's one-pass update needs.
-    EXPECT_EQ(gb.strides(), pb.strides()) << name;
+    EXPECT_TRUE(same_memory_order(gb, pb)) << name << " " << gb.strides() << " " << pb.strides();
   }
   EXPECT_EQ(relaid, expect_2d);
+  EXPECT_EQ(relaid_frames, expect_frames);
   // BN running statistics updated alike.
   const auto ba = plain->named_buffers();
   const auto bb = cl->named_buffers();
@@ -162,14 +177,51 @@ TEST(ChannelsLast, StnetTrainStepMatchesNchw) {
             (std::pair<int64_t, int64_t>{53, 0}));
 }
 
-TEST(ChannelsLast, NonlocalIsLeftAsItIs) {
+// Non-local (C2D): every convolution is frame-wise ([1, k, k]); with the weights re-laid
+// ChannelsLast3d the trunk trains in the frame-wise layout (models/common/resnet3d.h): the same
+// step, and every batch norm, the non-local blocks' included, runs as a 2-D channels-last one.
+// Non-zero BN gammas so that every branch's gradient is non-trivial.
+TEST(ChannelsLast, NonlocalTrainsFrameWise) {
   const auto make = [] {
-    return Nonlocal(NonlocalOptions().num_classes(5).width(4).pool_kernel({4, 2, 2})).ptr();
+    return Nonlocal(NonlocalOptions()
+                        .num_classes(5)
+                        .width(4)
+                        .pool_kernel({4, 2, 2})
+                        .bn_init_gamma(0.5)
+                        .nonlocal_bn_init_gamma(0.5)
+                        .nonlocal_conv_init_std(0.2))
+        .ptr();
   };
   torch::manual_seed(1);
   VideoModelPtr probe = make();
-  EXPECT_EQ(count_dim(*probe, 4), 0);  // all 3-D: nothing to re-lay, the step unchanged
-  expect_same_step(make, torch::randn({2, 3, 8, 64, 64}), 0);
+  EXPECT_EQ(count_dim(*probe, 4), 0);
+  // conv1, 16 blocks x 3, 4 shortcuts, 5 non-local blocks x 4.
+  expect_same_step(make, torch::randn({2, 3, 8, 64, 64}), 0, 1 + 48 + 4 + 20);
+  // BN: bn1, 16 blocks x 3, 4 shortcuts, 5 non-local blocks.
+  EXPECT_EQ(batch_norm_layouts(make, torch::randn({2, 3, 8, 64, 64})),
+            (std::pair<int64_t, int64_t>{58, 0}));
+}
+
+// I3D: conv1 [5, 7, 7] and the [3, 1, 1] convolutions are not frame-wise and stay NCDHW, so the
+// trunk does not enter the frame-wise layout; the re-laid [1, k, k] weights change nothing.
+TEST(ChannelsLast, NonlocalI3dStepUnchanged) {
+  const auto make = [] {
+    return Nonlocal(NonlocalOptions()
+                        .num_classes(5)
+                        .width(4)
+                        .i3d(true)
+                        .pool_kernel({4, 2, 2})
+                        .bn_init_gamma(0.5)
+                        .nonlocal_bn_init_gamma(0.5))
+        .ptr();
+  };
+  torch::manual_seed(1);
+  VideoModelPtr probe = make();
+  int64_t frame_wise = 0;
+  for (const auto& p : probe->parameters()) frame_wise += p.dim() == 5 && p.size(2) == 1;
+  EXPECT_GT(frame_wise, 0);
+  EXPECT_LT(frame_wise, 73);
+  expect_same_step(make, torch::randn({2, 3, 8, 64, 64}), 0, frame_wise);
 }
 
 TEST(ChannelsLast, LeavesOtherParametersAndDropsStaleGradients) {

@@ -240,6 +240,183 @@ TEST(ResNet3d, MaxPoolFramesIsMaxPool3d) {
   EXPECT_TRUE(torch::allclose(training, net->forward(clips), 1e-12, 1e-12));
 }
 
+// The frame-wise layout (resnet3d.h): each helper on a ChannelsLast3d input computes what the
+// plain 3-D module computes on an NCDHW one, values and gradients (float64), and returns the
+// frame-wise layout; layers that are not frame-wise, and inputs in other layouts, take the 3-D
+// module.
+torch::Tensor frames(const torch::Tensor& x) {
+  return x.detach().contiguous(torch::MemoryFormat::ChannelsLast3d).requires_grad_(true);
+}
+torch::Tensor plain(const torch::Tensor& x) { return x.detach().clone().requires_grad_(true); }
+
+TEST(ResNet3d, FrameWiseConvolutionsAreConv3d) {
+  struct Case {
+    std::vector<int64_t> k, s, p;
+    bool bias;
+  };
+  for (const Case& c :
+       {Case{{1, 3, 3}, {1, 2, 2}, {0, 1, 1}, false}, Case{{1, 1, 1}, {1, 1, 1}, {0, 0, 0}, true},
+        Case{{1, 7, 7}, {1, 2, 2}, {0, 3, 3}, false},
+        Case{{3, 1, 1}, {1, 1, 1}, {1, 0, 0}, false}}) {  // not frame-wise
+    torch::manual_seed(0);
+    torch::nn::Conv3d a(torch::nn::Conv3dOptions(5, 6, c.k).stride(c.s).padding(c.p).bias(c.bias));
+    torch::nn::Conv3d b(torch::nn::Conv3dOptions(5, 6, c.k).stride(c.s).padding(c.p).bias(c.bias));
+    a->to(torch::kDouble);
+    b->to(torch::kDouble);
+    {
+      torch::NoGradGuard ng;
+      b->weight.copy_(a->weight);
+      if (c.bias) b->bias.copy_(a->bias);
+      if (c.k[0] == 1)
+        b->weight.set_data(b->weight.contiguous(torch::MemoryFormat::ChannelsLast3d));
+    }
+    const torch::Tensor x0 = torch::randn({2, 5, 3, 9, 11}, torch::kDouble);
+    const torch::Tensor xa = plain(x0), xb = frames(x0);
+    const torch::Tensor ya = a->forward(xa);
+    const torch::Tensor yb = conv3d_frames(*b, xb);
+    ASSERT_EQ(ya.sizes(), yb.sizes());
+    EXPECT_EQ(is_frames_layout(yb), c.k[0] == 1) << c.k[0] << c.k[1];
+    EXPECT_TRUE(torch::allclose(ya, yb, 1e-12, 1e-12)) << c.k[0] << c.k[1];
+    const torch::Tensor g = torch::randn_like(ya);
+    (ya * g).sum().backward();
+    (yb * g).sum().backward();
+    EXPECT_TRUE(torch::allclose(xa.grad(), xb.grad(), 1e-12, 1e-12)) << c.k[0] << c.k[1];
+    EXPECT_TRUE(torch::allclose(a->weight.grad(), b->weight.grad(), 1e-12, 1e-12))
+        << c.k[0] << c.k[1];
+    if (c.bias) {
+      EXPECT_TRUE(torch::allclose(a->bias.grad(), b->bias.grad(), 1e-12, 1e-12));
+    }
+    // An NCDHW input takes conv3d as it is.
+    torch::NoGradGuard ng;
+    EXPECT_TRUE(torch::allclose(conv3d_frames(*b, x0), a->forward(x0), 1e-12, 1e-12));
+  }
+  EXPECT_FALSE(is_frames_layout(torch::randn({2, 5, 3, 9, 11})));
+  EXPECT_TRUE(is_frames_layout(frames(torch::randn({2, 5, 3, 9, 11}))));
+  EXPECT_FALSE(
+      is_frames_layout(torch::randn({2, 5, 9, 11}).contiguous(torch::MemoryFormat::ChannelsLast)));
+  EXPECT_TRUE(is_frames_weight(
+      torch::randn({6, 5, 1, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast3d)));
+  EXPECT_FALSE(is_frames_weight(torch::randn({6, 5, 1, 3, 3})));
+  EXPECT_FALSE(is_frames_weight(
+      torch::randn({6, 5, 3, 1, 1}).contiguous(torch::MemoryFormat::ChannelsLast3d)));
+}
+
+TEST(ResNet3d, FrameWiseBatchNormIsBatchNorm3d) {
+  torch::nn::BatchNorm3d a(torch::nn::BatchNormOptions(5).momentum(0.1));
+  torch::nn::BatchNorm3d b(torch::nn::BatchNormOptions(5).momentum(0.1));
+  torch::nn::BatchNorm3d c(torch::nn::BatchNormOptions(5).momentum(c10::nullopt));  // cumulative
+  torch::nn::BatchNorm3d d(torch::nn::BatchNormOptions(5).momentum(c10::nullopt));
+  for (auto* m : {&a, &b, &c, &d}) {
+    (*m)->to(torch::kDouble);
+    torch::NoGradGuard ng;
+    (*m)->weight.copy_(torch::linspace(0.5, 1.5, 5));
+    (*m)->bias.copy_(torch::linspace(-1, 1, 5));
+  }
+  for (int step = 0; step < 3; ++step) {
+    const bool train = step < 2;
+    for (auto* m : {&a, &b, &c, &d}) (*m)->train(train);
+    const torch::Tensor x0 = torch::randn({2, 5, 3, 4, 6}, torch::kDouble) * 3 + 1;
+    for (auto pair : {std::pair{a, b}, std::pair{c, d}}) {
+      torch::nn::BatchNorm3d p = pair.first, f = pair.second;
+      const torch::Tensor xa = plain(x0), xb = frames(x0);
+      const torch::Tensor ya = p->forward(xa);
+      const torch::Tensor yb = batch_norm_frames(*f, xb);
+      EXPECT_TRUE(is_frames_layout(yb));
+      EXPECT_TRUE(torch::allclose(ya, yb, 1e-12, 1e-12)) << "step " << step;
+      const torch::Tensor g = torch::randn_like(ya);
+      (ya * g).sum().backward();
+      (yb * g).sum().backward();
+      EXPECT_TRUE(torch::allclose(xa.grad(), xb.grad(), 1e-12, 1e-12));
+      EXPECT_TRUE(torch::allclose(p->running_mean, f->running_mean, 1e-12, 1e-12));
+      EXPECT_TRUE(torch::allclose(p->running_var, f->running_var, 1e-12, 1e-12));
+      EXPECT_EQ(p->num_batches_tracked.item<int64_t>(), f->num_batches_tracked.item<int64_t>());
+    }
+  }
+  EXPECT_EQ(b->num_batches_tracked.item<int64_t>(), 2);
+  EXPECT_TRUE(torch::allclose(a->weight.grad(), b->weight.grad(), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::allclose(a->bias.grad(), b->bias.grad(), 1e-12, 1e-12));
+}
+
+TEST(ResNet3d, FrameWisePoolingIsMaxPool3d) {
+  for (int64_t t : {4, 5}) {  // 5: max_pool3d drops the last frame
+    const torch::Tensor x0 = torch::randn({2, 3, t, 9, 11}, torch::kDouble);
+    {
+      const torch::Tensor xa = plain(x0), xb = frames(x0);
+      const torch::Tensor ya = torch::max_pool3d(xa, {2, 1, 1}, {2, 1, 1});
+      const torch::Tensor yb = max_pool_time(xb, 2);
+      ASSERT_EQ(ya.sizes(), yb.sizes());
+      EXPECT_TRUE(is_frames_layout(yb));
+      EXPECT_TRUE(torch::equal(ya, yb));
+      const torch::Tensor g = torch::randn_like(ya);
+      (ya * g).sum().backward();
+      (yb * g).sum().backward();
+      EXPECT_TRUE(torch::equal(xa.grad(), xb.grad()));
+      // Other layouts take max_pool3d.
+      EXPECT_TRUE(torch::equal(max_pool_time(x0, 2), ya));
+    }
+    const torch::Tensor xa = plain(x0), xb = frames(x0);
+    const torch::Tensor ya = torch::max_pool3d(xa, {1, 3, 3}, {1, 2, 2}, {0, 1, 1});
+    const torch::Tensor yb = max_pool_frames(xb, 3, 3, 2, 2, 1, 1);
+    EXPECT_TRUE(is_frames_layout(yb));
+    EXPECT_TRUE(torch::equal(ya, yb));
+    const torch::Tensor g = torch::randn_like(ya);
+    (ya * g).sum().backward();
+    (yb * g).sum().backward();
+    EXPECT_TRUE(torch::equal(xa.grad(), xb.grad()));
+  }
+  EXPECT_THROW(max_pool_time(frames(torch::randn({1, 3, 1, 4, 4})), 2), c10::Error);
+}
+
+TEST(ResNet3d, FramesGradientRelaysTheGradientOnly) {
+  const torch::Tensor x = frames(torch::randn({2, 3, 4, 5, 6}));
+  const torch::Tensor y = frames_gradient(x);
+  EXPECT_TRUE(torch::equal(x, y));
+  // avg_pool3d's backward returns NCDHW; re-laid on the way back.
+  torch::avg_pool3d(y, {4, 5, 6}, {1, 1, 1}).sum().backward();
+  EXPECT_TRUE(is_frames_layout(x.grad()));
+  EXPECT_TRUE(torch::allclose(x.grad(), torch::full_like(x, 1.0 / 120), 1e-7, 0));
+  torch::NoGradGuard ng;
+  EXPECT_TRUE(frames_gradient(x).is_same(x));  // nothing recorded without autograd
+}
+
+TEST(NonLocalBlock, FrameWiseIsThe3dBlock) {
+  for (bool maxpool : {true, false}) {
+    torch::manual_seed(0);
+    NonLocalBlock a(
+        NonLocalBlockOptions(8, 4).bn_init_gamma(0.7).conv_init_std(0.3).use_maxpool(maxpool));
+    torch::manual_seed(0);
+    NonLocalBlock b(
+        NonLocalBlockOptions(8, 4).bn_init_gamma(0.7).conv_init_std(0.3).use_maxpool(maxpool));
+    a->to(torch::kDouble);
+    b->to(torch::kDouble);
+    {
+      torch::NoGradGuard ng;
+      for (auto& p : b->parameters()) {
+        if (p.dim() == 5) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast3d));
+      }
+    }
+    a->train();
+    b->train();
+    const torch::Tensor x0 = torch::randn({2, 8, 3, 6, 6}, torch::kDouble);
+    const torch::Tensor xa = plain(x0), xb = frames(x0);
+    const torch::Tensor ya = a->forward(xa);
+    const torch::Tensor yb = b->forward(xb);
+    EXPECT_TRUE(is_frames_layout(yb));
+    EXPECT_TRUE(torch::allclose(ya, yb, 1e-10, 1e-12)) << maxpool;
+    const torch::Tensor g = torch::randn_like(ya);
+    (ya * g).sum().backward();
+    (yb * g).sum().backward();
+    EXPECT_TRUE(torch::allclose(xa.grad(), xb.grad(), 1e-10, 1e-12)) << maxpool;
+    // phi's gradient arrives transposed from bmm and is re-laid: the input's stays frame-wise.
+    EXPECT_TRUE(is_frames_layout(xb.grad()));
+    for (const auto& item : a->named_parameters()) {
+      const torch::Tensor& gb = b->named_parameters()[item.key()].grad();
+      EXPECT_TRUE(torch::allclose(item.value().grad(), gb, 1e-10, 1e-12)) << item.key();
+    }
+    EXPECT_TRUE(torch::allclose(a->bn->running_var, b->bn->running_var, 1e-12, 1e-12));
+  }
+}
+
 TEST(ResNet3d, I3dKernelsAndShapes) {
   ResNet3d net(ResNet3dOptions().i3d(true).width(4));
   EXPECT_EQ(net->conv1->weight.sizes(), (std::vector<int64_t>{4, 3, 5, 7, 7}));

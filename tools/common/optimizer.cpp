@@ -200,10 +200,20 @@ class MomentumOptimizer final : public FluidOptimizer {
     return "momentum (mu " + num(options_.momentum) + (options_.nesterov ? ", nesterov)" : ")");
   }
   void init_state(Entry& e) override { e.slots[0] = torch::zeros_like(e.param); }
+  // The same sizes and the same strides on every axis longer than 1 (a size-1 axis's stride
+  // never moves an address: autograd may hand a 1x1 convolution's gradient with other strides
+  // there than its parameter's), so element i of one is element i of the other in memory.
+  static bool same_memory_order(const torch::Tensor& a, const torch::Tensor& b) {
+    if (a.sizes() != b.sizes()) return false;
+    for (int64_t d = 0; d < a.dim(); ++d) {
+      if (a.size(d) > 1 && a.stride(d) != b.stride(d)) return false;
+    }
+    return true;
+  }
   // One pass per element (g = grad + decay p; v = mu v + g; p -= lr v, or lr (g + mu v) with
   // Nesterov) instead of four ATen ops and a temporary: 5 tensor-sized memory passes instead of
   // 11, the same arithmetic (up to the rounding of a fused multiply-add). CPU float / double
-  // tensors of one dtype that are dense in memory with the same strides (contiguous, or all
+  // tensors of one dtype that are dense in memory in the same order (contiguous, or all
   // channels-last as in a channels-last training run); anything else takes update().
   bool fused_update(Entry& e, const torch::Tensor& grad, double decay, double lr) override {
     torch::Tensor& v = e.slots[0];
@@ -212,9 +222,8 @@ class MomentumOptimizer final : public FluidOptimizer {
     if (!p.device().is_cpu() || !grad.device().is_cpu() || !v.device().is_cpu() ||
         p.layout() != torch::kStrided || grad.layout() != torch::kStrided ||
         v.layout() != torch::kStrided || !p.is_non_overlapping_and_dense() ||
-        grad.sizes() != p.sizes() || v.sizes() != p.sizes() || grad.strides() != p.strides() ||
-        v.strides() != p.strides() || grad.scalar_type() != dtype || v.scalar_type() != dtype ||
-        (dtype != torch::kFloat && dtype != torch::kDouble)) {
+        !same_memory_order(grad, p) || !same_memory_order(v, p) || grad.scalar_type() != dtype ||
+        v.scalar_type() != dtype || (dtype != torch::kFloat && dtype != torch::kDouble)) {
       return false;
     }
     if (dtype == torch::kFloat) {

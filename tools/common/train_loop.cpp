@@ -138,9 +138,10 @@ int run_train(const CliOptions& opts, const Registry& registry) {
     if (device.is_cpu()) {
       const models::ChannelsLastReport r = models::to_channels_last(*model);
       log_info(fmt::format(
-          "channels-last training (TRAIN.channels_last: true; false = NCHW): {} 2-D "
-          "convolution weights re-laid{}",
-          r.weights_2d, r.weights_2d == 0 ? " (none: the network's convolutions are 3-D)" : ""));
+          "channels-last training (TRAIN.channels_last: true; false = NCHW): {} 2-D and {} "
+          "frame-wise 3-D convolution weights re-laid{}",
+          r.weights_2d, r.weights_frames,
+          r.weights_2d + r.weights_frames == 0 ? " (none: nothing to re-lay)" : ""));
     } else {
       log_info("TRAIN.channels_last applies on CPU only; " + device.str() + " trains in NCHW");
     }
