@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "models/nonlocal/nonlocal.h"
@@ -337,32 +338,38 @@ TEST(ResNet3d, FrameWiseBatchNormIsBatchNorm3d) {
   EXPECT_TRUE(torch::allclose(a->bias.grad(), b->bias.grad(), 1e-12, 1e-12));
 }
 
+// pool_3d on an NCDHW copy of x0 and pool_frames on a frame-wise one: the same values and
+// gradients, and a frame-wise result.
+void expect_same_pooling(const torch::Tensor& x0,
+                         const std::function<torch::Tensor(const torch::Tensor&)>& pool_3d,
+                         const std::function<torch::Tensor(const torch::Tensor&)>& pool_frames) {
+  const torch::Tensor xa = plain(x0), xb = frames(x0);
+  const torch::Tensor ya = pool_3d(xa);
+  const torch::Tensor yb = pool_frames(xb);
+  ASSERT_EQ(ya.sizes(), yb.sizes());
+  EXPECT_TRUE(is_frames_layout(yb));
+  EXPECT_TRUE(torch::equal(ya, yb));
+  const torch::Tensor g = torch::randn_like(ya);
+  (ya * g).sum().backward();
+  (yb * g).sum().backward();
+  EXPECT_TRUE(torch::equal(xa.grad(), xb.grad()));
+}
+
 TEST(ResNet3d, FrameWisePoolingIsMaxPool3d) {
   for (int64_t t : {4, 5}) {  // 5: max_pool3d drops the last frame
+    SCOPED_TRACE(t);
     const torch::Tensor x0 = torch::randn({2, 3, t, 9, 11}, torch::kDouble);
-    {
-      const torch::Tensor xa = plain(x0), xb = frames(x0);
-      const torch::Tensor ya = torch::max_pool3d(xa, {2, 1, 1}, {2, 1, 1});
-      const torch::Tensor yb = max_pool_time(xb, 2);
-      ASSERT_EQ(ya.sizes(), yb.sizes());
-      EXPECT_TRUE(is_frames_layout(yb));
-      EXPECT_TRUE(torch::equal(ya, yb));
-      const torch::Tensor g = torch::randn_like(ya);
-      (ya * g).sum().backward();
-      (yb * g).sum().backward();
-      EXPECT_TRUE(torch::equal(xa.grad(), xb.grad()));
-      // Other layouts take max_pool3d.
-      EXPECT_TRUE(torch::equal(max_pool_time(x0, 2), ya));
-    }
-    const torch::Tensor xa = plain(x0), xb = frames(x0);
-    const torch::Tensor ya = torch::max_pool3d(xa, {1, 3, 3}, {1, 2, 2}, {0, 1, 1});
-    const torch::Tensor yb = max_pool_frames(xb, 3, 3, 2, 2, 1, 1);
-    EXPECT_TRUE(is_frames_layout(yb));
-    EXPECT_TRUE(torch::equal(ya, yb));
-    const torch::Tensor g = torch::randn_like(ya);
-    (ya * g).sum().backward();
-    (yb * g).sum().backward();
-    EXPECT_TRUE(torch::equal(xa.grad(), xb.grad()));
+    const auto pool2 = [](const torch::Tensor& x) {
+      return torch::max_pool3d(x, {2, 1, 1}, {2, 1, 1});
+    };
+    expect_same_pooling(x0, pool2, [](const torch::Tensor& x) { return max_pool_time(x, 2); });
+    EXPECT_TRUE(torch::equal(max_pool_time(x0, 2), pool2(x0)));  // other layouts: max_pool3d
+    expect_same_pooling(
+        x0,
+        [](const torch::Tensor& x) {
+          return torch::max_pool3d(x, {1, 3, 3}, {1, 2, 2}, {0, 1, 1});
+        },
+        [](const torch::Tensor& x) { return max_pool_frames(x, 3, 3, 2, 2, 1, 1); });
   }
   EXPECT_THROW(max_pool_time(frames(torch::randn({1, 3, 1, 4, 4})), 2), c10::Error);
 }
