@@ -99,6 +99,12 @@ void expect_same_step(const std::function<VideoModelPtr()>& make, const torch::T
     if (!x.is_floating_point()) continue;
     EXPECT_LE(max_abs(x - bb[item.key()]), 1e-9 * (max_abs(x) + 1.0)) << item.key();
   }
+  // Evaluation with the re-laid weights (train's validation) gives the NCHW logits.
+  plain->eval();
+  cl->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor eval_plain = plain->forward(input);
+  EXPECT_LE(max_abs(cl->forward(input) - eval_plain), 1e-9 * (max_abs(eval_plain) + 1.0));
 }
 
 // The memory formats of the inputs of every 2-D aten::batch_norm call in a float32 training
