@@ -52,11 +52,11 @@ torch::Tensor NonLocalBlockImpl::forward(const torch::Tensor& x) {
   const int64_t n = x.size(0), t = x.size(2), h = x.size(3), w = x.size(4);
   const int64_t ci = options.inner_channels();
   if (is_frames_layout(x)) {
-    // The frame-wise layout (resnet3d.h; training with TRAIN.channels_last): the 1x1x1 convs as
-    // 2-D channels-last convs, whose outputs [N, C', T, H, W] are [N, THW, C'] in memory.
-    // [N, C', T, H, W] -> [N, THW, C']. The gradients bmm hands back are row-major in their
-    // operand's shape; phi's operand is transposed, so its gradient comes back [N, C', K]-major
-    // (NCDHW) and is re-laid here, keeping every backward of the trunk in one layout.
+    // The frame-wise layout (resnet3d.h; training with TRAIN.channels_last): the 1x1x1 convs run
+    // as 2-D channels-last convs, whose outputs [N, C', T, H, W] are [N, THW, C'] in memory, so
+    // `rows` is a view. bmm hands back gradients row-major in its operands' shapes; phi's
+    // operand is transposed, so its gradient comes back [N, C', K]-major (NCDHW) and
+    // frames_gradient re-lays it, keeping every backward of the trunk in one layout.
     const auto rows = [n, ci](const torch::Tensor& y) {
       return frames_gradient(y).permute({0, 2, 3, 4, 1}).reshape({n, -1, ci});
     };

@@ -27,10 +27,6 @@ torch::nn::BatchNorm3d bn3d(int64_t c, double gamma = 1.0) {
   return bn;
 }
 
-}  // namespace
-
-namespace {
-
 // [N, C, T, H, W] in the frame-wise layout -> its frames [N*T, C, H, W] (ChannelsLast), a view.
 torch::Tensor frames_of(const torch::Tensor& x) {
   return x.permute({0, 2, 1, 3, 4})
